@@ -1,0 +1,69 @@
+"""What every judge is: a batch of (ground truth, prediction) pairs in, one judgement each out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from speciarl.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One prediction to grade against its ground-truth label."""
+
+    ground_truth: str
+    prediction: str
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A judge's answer for one pair.
+
+    ``verdict`` is ``None`` when the judge could not decide (the pair moves on to the next judge
+    of a cascade, or stays undecided). ``judge`` names the judge that decided, ``cached`` tells
+    whether the verdict was read from a verdict cache rather than judged now.
+    """
+
+    verdict: Verdict | None
+    judge: str | None = None
+    cached: bool = False
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict is not None
+
+
+UNDECIDED = Judgement(None)
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """A grader of predictions.
+
+    ``name`` is short and human-readable (``lexical``); ``identity`` changes whenever anything
+    that can change a verdict changes (configuration, hierarchy, prompt, model), because verdict
+    caches are keyed by it. ``counters`` accumulate over the judge's lifetime, for reports.
+    """
+
+    name: str
+    counters: Counter[str]
+
+    @property
+    def identity(self) -> str: ...
+
+    def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
+        """Grade every pair; the result has one judgement per pair, in the same order."""
+        ...
+
+
+def count_judgements(counters: Counter[str], judgements: Sequence[Judgement]) -> None:
+    """Add the usual counters for a batch: pairs seen, decided by each judge, undecided."""
+    counters["pairs"] += len(judgements)
+    for judgement in judgements:
+        if judgement.verdict is None:
+            counters["undecided"] += 1
+        else:
+            counters[f"decided_by:{judgement.judge}"] += 1

@@ -1,0 +1,173 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from speciarl.cli import app
+from speciarl.selfcheck import EXAMPLE_HIERARCHY
+
+runner = CliRunner()
+
+PAIRS = [
+    {"ground_truth": "golden-winged warbler", "prediction": "warbler", "sample_id": "a"},
+    {"ground_truth": "samoyed", "prediction": "dog", "sample_id": "b"},
+    {"ground_truth": "samoyed", "prediction": "Samoyed", "sample_id": "c"},
+    {"ground_truth": "samoyed", "prediction": "none", "sample_id": "d"},
+    {"ground_truth": "samoyed", "prediction": "samoyed or cat", "sample_id": "e"},
+    {"ground_truth": "samoyed", "prediction": "a fluffy thing", "sample_id": "f"},
+]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_judge_cascade_writes_one_line_per_pair_in_order(tmp_path):
+    pairs, out = tmp_path / "pairs.jsonl", tmp_path / "out" / "verdicts.jsonl"
+    write_jsonl(pairs, PAIRS)
+    result = runner.invoke(
+        app,
+        [
+            "judge",
+            "--pairs",
+            str(pairs),
+            "--judge",
+            "cascade",
+            "--hierarchy",
+            str(EXAMPLE_HIERARCHY),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(out)
+    assert [r["sample_id"] for r in rows] == ["a", "b", "c", "d", "e", "f"]
+    assert [r["verdict"] for r in rows] == [
+        "less specific",
+        "generic",
+        "specific",
+        "abstain",
+        "wrong",
+        None,
+    ]
+    assert [r["judge"] for r in rows] == [
+        "taxonomy",
+        "taxonomy",
+        "lexical",
+        "lexical",
+        "lexical",
+        None,
+    ]
+    assert rows[0]["ground_truth"] == "golden-winged warbler"
+    assert "undecided" in result.stderr
+    assert "decided by taxonomy" in result.stderr
+
+
+def test_judge_lexical_reads_csv(tmp_path):
+    pairs, out = tmp_path / "pairs.csv", tmp_path / "verdicts.jsonl"
+    with pairs.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["ground_truth", "prediction"])
+        writer.writeheader()
+        writer.writerows({k: p[k] for k in ("ground_truth", "prediction")} for p in PAIRS)
+    result = runner.invoke(
+        app, ["judge", "--pairs", str(pairs), "--judge", "lexical", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [r["verdict"] for r in read_jsonl(out)] == [
+        None,
+        None,
+        "specific",
+        "abstain",
+        "wrong",
+        None,
+    ]
+
+
+def test_judge_with_cache_reuses_verdicts_across_runs(tmp_path):
+    pairs, out, cache = tmp_path / "p.jsonl", tmp_path / "o.jsonl", tmp_path / "v.sqlite"
+    write_jsonl(pairs, PAIRS)
+    args = [
+        "judge",
+        "--pairs",
+        str(pairs),
+        "--judge",
+        "taxonomy",
+        "--hierarchy",
+        str(EXAMPLE_HIERARCHY),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert not any(r["cached"] for r in read_jsonl(out))
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    rows = read_jsonl(out)
+    assert [r["cached"] for r in rows] == [r["verdict"] is not None for r in rows]
+    assert "cache hits" in second.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ('{"ground_truth": "a"}\n', ".jsonl", "p.jsonl:1: missing field 'prediction'"),
+        (
+            '{"ground_truth": "a", "prediction": "b"}\nnot json\n',
+            ".jsonl",
+            "p.jsonl:2: not valid JSON",
+        ),
+        ("[1, 2]\n", ".jsonl", "expected a JSON object"),
+        ('{"ground_truth": 707, "prediction": "b"}\n', ".jsonl", "must be a string, got int"),
+        ("ground_truth,label\na,b\n", ".csv", "header lacks column(s) prediction"),
+        ("ground_truth,prediction\na,b,c\n", ".csv", "p.csv:2: more values than header"),
+        ("whatever", ".txt", "unknown pairs format '.txt'"),
+    ],
+)
+def test_judge_names_what_is_wrong_with_the_input(tmp_path, content, suffix, message):
+    pairs, out = tmp_path / f"p{suffix}", tmp_path / "o.jsonl"
+    pairs.write_text(content, encoding="utf-8")
+    result = runner.invoke(
+        app, ["judge", "--pairs", str(pairs), "--judge", "lexical", "--out", str(out)]
+    )
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert not out.exists()
+
+
+def test_taxonomy_judge_needs_a_hierarchy(tmp_path):
+    pairs = tmp_path / "p.jsonl"
+    write_jsonl(pairs, PAIRS)
+    result = runner.invoke(
+        app, ["judge", "--pairs", str(pairs), "--judge", "taxonomy", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code != 0
+    assert "needs a label hierarchy" in result.stderr
+
+
+def test_missing_pairs_file_is_named(tmp_path):
+    result = runner.invoke(
+        app, ["judge", "--pairs", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code != 0
+    assert "absent.jsonl: no such file" in result.stderr
+
+
+def test_selfcheck_passes_through_the_installed_command():
+    completed = subprocess.run(
+        [sys.executable, "-m", "speciarl.cli", "selfcheck"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "self-check passed" in completed.stdout
+    assert "FAIL" not in completed.stdout
