@@ -148,5 +148,14 @@ def name_key(text: str) -> str:
     Built on :func:`normalize`; a dash counts as a space (``black-footed`` = ``black footed``)
     and a leading article is ignored (``a samoyed`` = ``samoyed``).
     """
+    if len(text) <= _MEMO_MAX_CHARS:
+        return _name_key_memo(text)
+    return _name_key(text)
+
+
+def _name_key(text: str) -> str:
     key = " ".join(normalize(text).replace("-", " ").split())
     return _LEADING_ARTICLE.sub("", key)
+
+
+_name_key_memo = lru_cache(maxsize=1 << 16)(_name_key)

@@ -85,27 +85,32 @@ def group_rewards(
     part in choosing c*. ``formatted[i] is False`` marks a rollout whose answer broke the format:
     it gets ``format_penalty`` whatever its verdict, and takes no part in choosing c* either.
     """
+    _check_scheme(scheme)
     judged = _judged_verdicts(verdicts, formatted)
-    if scheme in STATIC_SCHEMES:
-        table = STATIC_SCHEMES[scheme]
-        rewards = [0.0 if verdict is None else table[verdict] for verdict in judged]
-    elif scheme in (SPECIARL, SPECIARL_SINGLE):
-        reference = reference_level(judged)
-        reached = [
-            verdict is not None and reference is not None and verdict >= reference
-            for verdict in judged
-        ]
-        if scheme == SPECIARL_SINGLE and True in reached:
-            first = reached.index(True)
-            reached = [index == first for index in range(len(reached))]
-        rewards = [1.0 if hit else 0.0 for hit in reached]
-    else:
+    rewards = _scheme_rewards(judged, scheme, reference_level(judged))
+    if formatted is None:
+        return rewards
+    return [reward if ok else format_penalty for reward, ok in zip(rewards, formatted, strict=True)]
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
         raise ValueError(f"unknown reward scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-    if formatted is not None:
-        rewards = [
-            reward if is_formatted else format_penalty
-            for reward, is_formatted in zip(rewards, formatted, strict=True)
-        ]
+
+
+def _scheme_rewards(
+    judged: Sequence[Verdict | None], scheme: str, reference: Verdict | None
+) -> list[float]:
+    """Rewards before the format penalty, given the group's reference level."""
+    table = STATIC_SCHEMES.get(scheme)
+    if table is not None:
+        return [0.0 if verdict is None else table[verdict] for verdict in judged]
+    if reference is None:
+        return [0.0] * len(judged)
+    rewards = [1.0 if verdict is not None and verdict >= reference else 0.0 for verdict in judged]
+    if scheme == SPECIARL_SINGLE and 1.0 in rewards:
+        first = rewards.index(1.0)
+        rewards = [1.0 if index == first else 0.0 for index in range(len(rewards))]
     return rewards
 
 
@@ -199,6 +204,7 @@ def batch_rewards(
             f"group_ids has {len(group_ids)} items but verdicts has {len(verdicts)}; "
             "give one group id per rollout"
         )
+    _check_scheme(scheme)
     flags = [True] * len(verdicts) if formatted is None else list(formatted)
     judged = _judged_verdicts(verdicts, flags)
     members: dict[Hashable, list[int]] = {}
@@ -208,12 +214,11 @@ def batch_rewards(
     results: dict[int, RolloutReward] = {}
     for indices in members.values():
         group_verdicts = [judged[index] for index in indices]
-        group_flags = [flags[index] for index in indices]
-        rewards = group_rewards(group_verdicts, scheme, group_flags, format_penalty=format_penalty)
         reference = reference_level(group_verdicts)
+        rewards = _scheme_rewards(group_verdicts, scheme, reference)
         for index, verdict, reward in zip(indices, group_verdicts, rewards, strict=True):
             results[index] = RolloutReward(
-                reward=reward,
+                reward=reward if flags[index] else format_penalty,
                 verdict=verdicts[index],
                 reference=reference,
                 among_best=verdict is not None and reference is not None and verdict >= reference,

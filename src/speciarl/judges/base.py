@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from speciarl.verdict import Verdict
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
-    """One prediction to grade against its ground-truth label."""
+class Pair(NamedTuple):
+    """One prediction to grade against its ground-truth label.
+
+    A named tuple rather than a dataclass: judges deduplicate pairs through dicts at every
+    training step, and tuple hashing and equality run in C.
+    """
 
     ground_truth: str
     prediction: str
