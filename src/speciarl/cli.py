@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from speciarl.data.sample import Sample
+    from speciarl.judges.hierarchy import Hierarchy
 
 app = typer.Typer(
     help="Specificity-aware RL for fine-grained open-world classification.",
@@ -33,25 +38,41 @@ def judge(
     hierarchy: Annotated[
         Path | None, typer.Option(help="Label hierarchy (YAML or JSON) for the taxonomy judge.")
     ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Use this dataset's shipped label hierarchy.")
+    ] = None,
     cache: Annotated[
         Path | None, typer.Option(help="SQLite verdict cache file, shared across runs.")
     ] = None,
 ) -> None:
     """Grade each prediction against its ground truth with one of the six verdicts."""
     from speciarl.judges.factory import build_judge
-    from speciarl.judges.hierarchy import Hierarchy
     from speciarl.judges.pairs_file import pairs_of, read_pair_records, write_judgements
     from speciarl.judges.summary import judging_summary
 
     try:
         records = read_pair_records(pairs)
-        loaded = Hierarchy.load(hierarchy) if hierarchy is not None else None
+        loaded = _hierarchy_for(hierarchy, dataset)
         grader = build_judge(judge_kind.value, hierarchy=loaded, cache_path=cache)
     except ValueError as error:
         _fail(str(error))
     judgements = grader.judge(pairs_of(records))
     write_judgements(out, records, judgements)
     typer.echo(judging_summary(judgements, grader.counters), err=True)
+
+
+def _hierarchy_for(path: Path | None, dataset: str | None) -> Hierarchy | None:
+    """The hierarchy from ``--hierarchy`` or ``--dataset`` (not both)."""
+    from speciarl.data.registry import get_dataset
+    from speciarl.judges.hierarchy import Hierarchy
+
+    if path is not None and dataset is not None:
+        raise ValueError("give --hierarchy or --dataset, not both")
+    if path is not None:
+        return Hierarchy.load(path)
+    if dataset is not None:
+        return get_dataset(dataset).hierarchy()
+    return None
 
 
 def _fail(message: str) -> NoReturn:
@@ -71,6 +92,160 @@ def selfcheck() -> None:
         typer.echo(f"{result.failures} check(s) failed", err=True)
         raise typer.Exit(code=1)
     typer.echo("self-check passed")
+
+
+data_app = typer.Typer(help="Benchmarks: list, fetch, build and look at datasets.")
+app.add_typer(data_app, name="data")
+
+RootOption = Annotated[
+    Path | None,
+    typer.Option(help="Dataset root: the dataset's folder, or a folder holding all datasets."),
+]
+SourceOption = Annotated[str, typer.Option(help="local (official layout under --root) or hub.")]
+HubIdOption = Annotated[
+    str | None, typer.Option(help="Hub dataset id or local copy, instead of the default.")
+]
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """Every known dataset with its splits, result group and Hub copy."""
+    from speciarl.data.registry import REGISTRY
+
+    for spec in REGISTRY.values():
+        group = spec.group or "-"
+        hub = spec.hub_id or "-"
+        typer.echo(
+            f"{spec.name:<15} {spec.title:<42} splits={','.join(spec.splits):<22} "
+            f"group={group:<18} hub={hub}"
+        )
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: str,
+    root: Annotated[Path, typer.Option(help="Folder to download and unpack into.")],
+) -> None:
+    """Download a dataset's official files, verify their checksums and unpack them."""
+    from speciarl.data.archives import ArchiveError, fetch_all
+    from speciarl.data.registry import get_dataset
+
+    try:
+        spec = get_dataset(name)
+        if not spec.downloads:
+            _fail(f"{name}: nothing to download")
+        fetch_all(spec.downloads, root, progress=_download_progress())
+    except (ValueError, ArchiveError) as error:
+        _fail(str(error))
+    typer.echo(f"{name}: files in {root}\nexpected layout:\n{spec.layout}")
+
+
+@data_app.command("build")
+def data_build(
+    name: Annotated[str, typer.Argument(help="Dataset name, or 'mixed' with --part.")],
+    out: Annotated[Path, typer.Option(help="Output folder (data.parquet + manifest.json).")],
+    split: Annotated[str, typer.Option(help="Split to build.")] = "test",
+    subset: Annotated[int | None, typer.Option(help="Keep a seeded subset of N samples.")] = None,
+    balanced: Annotated[bool, typer.Option(help="Balance the subset across classes.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the subset.")] = 0,
+    part: Annotated[
+        list[str] | None, typer.Option(help="For 'mixed': NAME:SPLIT:COUNT, repeatable.")
+    ] = None,
+    prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    root: RootOption = None,
+    source: SourceOption = "local",
+    hub_id: HubIdOption = None,
+) -> None:
+    """Write a split (or a mixed set) in TRL's conversational format as Parquet."""
+    from speciarl.data.build import build_split
+    from speciarl.data.prepare import PartRequest, select_mixture, select_samples
+    from speciarl.prompts import load_prompt
+
+    try:
+        policy_prompt = load_prompt(prompt)
+        if name == "mixed":
+            parts = [PartRequest.parse(text) for text in part or []]
+            samples = select_mixture(parts, root=root, source=source, seed=seed)
+            metadata = {"dataset": "mixed", "parts": part, "seed": seed}
+        else:
+            samples = select_samples(
+                name,
+                split,
+                root=root,
+                source=source,
+                hub_id=hub_id,
+                subset=subset,
+                balanced=balanced,
+                seed=seed,
+            )
+            metadata = {
+                "dataset": name,
+                "split": split,
+                "source": source,
+                "subset": subset,
+                "balanced": balanced,
+                "seed": seed,
+            }
+    except ValueError as error:
+        _fail(str(error))
+    report = build_split(
+        samples, out, policy_prompt, metadata=metadata, progress=_bar(len(samples), "building")
+    )
+    typer.echo(f"wrote {report.written} samples to {out}", err=True)
+    for failure in report.failures:
+        typer.echo(f"unreadable: {failure['sample_id']}: {failure['error']}", err=True)
+    if report.failures:
+        typer.echo(f"{len(report.failures)} unreadable image(s), listed in the manifest", err=True)
+
+
+@data_app.command("show")
+def data_show(
+    name: str,
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    split: Annotated[str, typer.Option(help="Split to draw from.")] = "test",
+    count: Annotated[int, typer.Option(help="How many samples to draw.")] = 24,
+    seed: Annotated[int, typer.Option(help="Seed of the drawn samples.")] = 0,
+    root: RootOption = None,
+    source: SourceOption = "local",
+    hub_id: HubIdOption = None,
+) -> None:
+    """Write a PNG grid of sample images with their labels."""
+    from speciarl.data.grid import write_grid
+    from speciarl.data.prepare import select_samples
+
+    try:
+        samples = select_samples(name, split, root=root, source=source, hub_id=hub_id)
+        shown = _sample_of(samples, count, seed)
+    except ValueError as error:
+        _fail(str(error))
+    unreadable = write_grid(shown, out)
+    typer.echo(f"wrote {len(shown)} samples to {out}", err=True)
+    for sample_id in unreadable:
+        typer.echo(f"unreadable: {sample_id}", err=True)
+
+
+def _sample_of(samples: list[Sample], count: int, seed: int) -> list[Sample]:
+    from speciarl.data.subsets import take_subset
+
+    return take_subset(samples, min(count, len(samples)), seed=seed)
+
+
+def _bar(total: int, description: str) -> Callable[[int], object]:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="img", leave=False).update
+
+
+def _download_progress() -> Callable[[str, int, int | None], None]:
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def report(name: str, done: int, total: int | None) -> None:
+        bar = bars.setdefault(name, tqdm(total=total, desc=name, unit="B", unit_scale=True))
+        bar.update(done - bar.n)
+
+    return report
 
 
 if __name__ == "__main__":

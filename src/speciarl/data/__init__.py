@@ -1,0 +1,1 @@
+"""Benchmarks: loaders for the paper's datasets and a synthetic one, subsets, export to TRL."""

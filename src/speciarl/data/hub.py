@@ -1,0 +1,72 @@
+"""Loading a benchmark from a public copy on the Hugging Face Hub through ``datasets``.
+
+Copies differ in column names, so the image column is the one with the ``Image`` feature and the
+label column the one with the ``ClassLabel`` feature; its names give the raw class ids. Images
+are read with ``decode=False`` so their original bytes are kept, never re-encoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from speciarl.data.errors import DatasetError
+from speciarl.data.sample import Sample
+
+
+def load_hub_split(
+    dataset: str,
+    hub_id: str,
+    split: str,
+    *,
+    hub_split: str | None = None,
+    clean_label: Callable[[str], str],
+    revision: str | None = None,
+) -> list[Sample]:
+    """Samples of ``split`` from the Hub copy ``hub_id`` (a Hub id or a local copy's folder)."""
+    import datasets
+
+    name = hub_split or split
+    try:
+        table = datasets.load_dataset(hub_id, split=name, revision=revision)
+    except (FileNotFoundError, ValueError, ConnectionError, OSError) as error:
+        raise DatasetError(f"{dataset}: cannot load split {name!r} of {hub_id}: {error}") from None
+    image_column = _column_of(table.features, datasets.Image, dataset, hub_id, "image")
+    label_column = _column_of(table.features, datasets.ClassLabel, dataset, hub_id, "class label")
+    class_names = table.features[label_column].names
+    table = table.cast_column(image_column, datasets.Image(decode=False))
+    samples = []
+    for index, row in enumerate(table):
+        class_id = class_names[row[label_column]]
+        image = row[image_column]
+        origin = f"{hub_id}[{name}][{index}]"
+        samples.append(
+            Sample(dataset, split, index, clean_label(class_id), class_id, _bytes_of(image), origin)
+        )
+    return samples
+
+
+def _column_of(
+    features: Mapping[str, Any], kind: type, dataset: str, hub_id: str, what: str
+) -> str:
+    columns = [column for column, feature in features.items() if isinstance(feature, kind)]
+    if len(columns) != 1:
+        raise DatasetError(
+            f"{dataset}: {hub_id} should have exactly one {what} column, found {columns or 'none'}"
+        )
+    return columns[0]
+
+
+def _bytes_of(image: Mapping[str, Any]) -> Callable[[], bytes]:
+    """A reader of the row's image: its embedded bytes, or the file it points to, read lazily."""
+    data, path = image.get("bytes"), image.get("path")
+    if data is not None:
+        return lambda: data
+    if path:
+        return Path(path).read_bytes
+    return _no_image
+
+
+def _no_image() -> bytes:
+    raise OSError("the row holds no image bytes and no path")

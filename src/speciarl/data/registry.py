@@ -1,0 +1,192 @@
+"""The benchmarks speciarl knows, and one entry point to load any of them.
+
+Each dataset has a local loader for its official archive layout, optionally a public Hub copy,
+its label-cleaning rule and its label hierarchy file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from speciarl.data import cub200, fgvc_aircraft, stanford_cars, synthetic
+from speciarl.data.archives import Download
+from speciarl.data.coop import CALTECH101, FLOWERS102, FOOD101, OXFORD_PETS, CoopDataset
+from speciarl.data.coop import clean_label as coop_clean_label
+from speciarl.data.errors import DatasetError
+from speciarl.data.hub import load_hub_split
+from speciarl.data.sample import Sample
+from speciarl.judges.hierarchy import Hierarchy
+
+FINE_GRAINED = "fine-grained"
+VERY_FINE_GRAINED = "very fine-grained"
+SOURCES = ("local", "hub")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything needed to load one benchmark and judge answers about it."""
+
+    name: str
+    title: str
+    splits: tuple[str, ...]
+    load_local: Callable[[Path | None, str], list[Sample]]
+    clean_label: Callable[[str], str]
+    homepage: str = ""
+    layout: str = ""
+    downloads: tuple[Download, ...] = ()
+    group: str | None = None
+    """The paper's result group: fine-grained (Flowers, Food, Pets) or very fine-grained."""
+    hub_id: str | None = None
+    hub_splits: Mapping[str, str] = field(default_factory=dict)
+    """Our split name -> the Hub copy's split name, where they differ."""
+    needs_root: bool = True
+
+    def hierarchy(self) -> Hierarchy:
+        """The label hierarchy shipped for this dataset."""
+        resource = files("speciarl") / "data" / "hierarchies" / f"{self.name}.yaml"
+        if not resource.is_file():
+            raise DatasetError(f"{self.name}: no label hierarchy is shipped")
+        with as_file(resource) as path:
+            return Hierarchy.load(path)
+
+    def load(
+        self,
+        split: str,
+        *,
+        root: Path | None = None,
+        source: str = "local",
+        hub_id: str | None = None,
+    ) -> list[Sample]:
+        """The samples of ``split``, from a local root or from the Hub; never empty."""
+        if split not in self.splits:
+            raise DatasetError(
+                f"{self.name}: unknown split {split!r}; choose one of {', '.join(self.splits)}"
+            )
+        if source == "local":
+            if self.needs_root and root is None:
+                raise DatasetError(f"{self.name}: give the dataset root (--root DIR)")
+            samples = self.load_local(root, split)
+        elif source == "hub":
+            copy = hub_id or self.hub_id
+            if copy is None:
+                raise DatasetError(f"{self.name}: no Hub copy is known; give --hub-id")
+            samples = load_hub_split(
+                self.name,
+                copy,
+                split,
+                hub_split=self.hub_splits.get(split),
+                clean_label=self.clean_label,
+            )
+        else:
+            raise DatasetError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+        if not samples:
+            raise DatasetError(f"{self.name}: split {split!r} is empty")
+        return samples
+
+
+def _local(
+    loader: Callable[[Path, str], list[Sample]],
+) -> Callable[[Path | None, str], list[Sample]]:
+    def load(root: Path | None, split: str) -> list[Sample]:
+        assert root is not None
+        return loader(Path(root), split)
+
+    return load
+
+
+def _coop_spec(
+    dataset: CoopDataset, title: str, hub_id: str | None, **extra: object
+) -> DatasetSpec:
+    return DatasetSpec(
+        name=dataset.name,
+        title=title,
+        splits=dataset.splits,
+        load_local=_local(dataset.load),
+        clean_label=coop_clean_label,
+        homepage=dataset.homepage,
+        layout=dataset.layout,
+        downloads=dataset.downloads,
+        hub_id=hub_id,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+REGISTRY: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name=cub200.NAME,
+            title="CUB-200-2011 birds",
+            splits=cub200.SPLITS,
+            load_local=_local(cub200.load),
+            clean_label=cub200.clean_label,
+            homepage=cub200.HOMEPAGE,
+            layout=cub200.LAYOUT,
+            downloads=cub200.DOWNLOADS,
+            hub_id="Donghyun99/CUB-200-2011",
+        ),
+        DatasetSpec(
+            name=fgvc_aircraft.NAME,
+            title="FGVC-Aircraft (variants)",
+            splits=fgvc_aircraft.SPLITS,
+            load_local=_local(fgvc_aircraft.load),
+            clean_label=fgvc_aircraft.clean_label,
+            homepage=fgvc_aircraft.HOMEPAGE,
+            layout=fgvc_aircraft.LAYOUT,
+            downloads=fgvc_aircraft.DOWNLOADS,
+            group=VERY_FINE_GRAINED,
+            hub_id="Donghyun99/FGVC-Aircraft",
+        ),
+        DatasetSpec(
+            name=stanford_cars.NAME,
+            title="Stanford Cars",
+            splits=stanford_cars.SPLITS,
+            load_local=_local(stanford_cars.load),
+            clean_label=stanford_cars.clean_label,
+            homepage=stanford_cars.HOMEPAGE,
+            layout=stanford_cars.LAYOUT,
+            downloads=stanford_cars.DOWNLOADS,
+            group=VERY_FINE_GRAINED,
+            hub_id="tanganke/stanford_cars",
+        ),
+        _coop_spec(
+            FLOWERS102, "Oxford Flowers 102", "Donghyun99/Oxford-Flower-102", group=FINE_GRAINED
+        ),
+        _coop_spec(
+            FOOD101,
+            "Food-101",
+            "ethz/food101",
+            group=FINE_GRAINED,
+            hub_splits={"test": "validation"},
+        ),
+        _coop_spec(
+            OXFORD_PETS, "Oxford-IIIT Pets", "Donghyun99/Oxford-IIIT-Pet", group=FINE_GRAINED
+        ),
+        _coop_spec(CALTECH101, "Caltech-101", "Donghyun99/Caltech-101"),
+        DatasetSpec(
+            name=synthetic.NAME,
+            title="Synthetic shapes (procedural, CPU-sized)",
+            splits=synthetic.SPLITS,
+            load_local=lambda _root, split: synthetic.load_split(split),
+            clean_label=str,
+            layout="generated from a seed; no files needed",
+            needs_root=False,
+        ),
+    )
+}
+
+
+def dataset_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise DatasetError(
+            f"unknown dataset {name!r}; choose one of {', '.join(REGISTRY)}"
+        ) from None
