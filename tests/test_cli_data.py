@@ -140,3 +140,36 @@ def test_judge_with_a_dataset_hierarchy(tmp_path):
         ],
     )
     assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_judge_builds_the_aircraft_hierarchy_from_the_dataset_root(tmp_path):
+    from data_fixtures import make_aircraft
+
+    make_aircraft(tmp_path / "data")
+    pairs = tmp_path / "p.jsonl"
+    rows = [
+        {"ground_truth": "707-320", "prediction": "Boeing 707"},
+        {"ground_truth": "707-320", "prediction": "Boeing"},
+        {"ground_truth": "F-16A/B", "prediction": "A300B4"},
+    ]
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "judge",
+            "--pairs",
+            str(pairs),
+            "--judge",
+            "taxonomy",
+            "--dataset",
+            "fgvc_aircraft",
+            "--root",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    verdicts = [json.loads(line)["verdict"] for line in out.read_text().splitlines()]
+    assert verdicts == ["less specific", "generic", "wrong"]

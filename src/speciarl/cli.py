@@ -41,6 +41,10 @@ def judge(
     dataset: Annotated[
         str | None, typer.Option(help="Use this dataset's shipped label hierarchy.")
     ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="With --dataset: build the hierarchy from the dataset's own files."),
+    ] = None,
     cache: Annotated[
         Path | None, typer.Option(help="SQLite verdict cache file, shared across runs.")
     ] = None,
@@ -52,7 +56,7 @@ def judge(
 
     try:
         records = read_pair_records(pairs)
-        loaded = _hierarchy_for(hierarchy, dataset)
+        loaded = _hierarchy_for(hierarchy, dataset, root)
         grader = build_judge(judge_kind.value, hierarchy=loaded, cache_path=cache)
     except ValueError as error:
         _fail(str(error))
@@ -61,7 +65,7 @@ def judge(
     typer.echo(judging_summary(judgements, grader.counters), err=True)
 
 
-def _hierarchy_for(path: Path | None, dataset: str | None) -> Hierarchy | None:
+def _hierarchy_for(path: Path | None, dataset: str | None, root: Path | None) -> Hierarchy | None:
     """The hierarchy from ``--hierarchy`` or ``--dataset`` (not both)."""
     from speciarl.data.registry import get_dataset
     from speciarl.judges.hierarchy import Hierarchy
@@ -71,7 +75,7 @@ def _hierarchy_for(path: Path | None, dataset: str | None) -> Hierarchy | None:
     if path is not None:
         return Hierarchy.load(path)
     if dataset is not None:
-        return get_dataset(dataset).hierarchy()
+        return get_dataset(dataset).hierarchy(root)
     return None
 
 
@@ -118,6 +122,25 @@ def data_list() -> None:
         typer.echo(
             f"{spec.name:<15} {spec.title:<42} splits={','.join(spec.splits):<22} "
             f"group={group:<18} hub={hub}"
+        )
+
+
+@data_app.command("coverage")
+def data_coverage() -> None:
+    """How many labels each shipped hierarchy covers, and with how many synonyms."""
+    from speciarl.data.coverage import hierarchy_coverage
+    from speciarl.data.registry import REGISTRY
+
+    typer.echo(f"{'dataset':<15} {'labels':>6} {'in tree':>7} {'full':>5} {'synonyms':>8}")
+    for spec in REGISTRY.values():
+        try:
+            found = hierarchy_coverage(spec)
+        except ValueError as error:
+            typer.echo(f"{spec.name:<15} {error}")
+            continue
+        typer.echo(
+            f"{found.dataset:<15} {found.labels:>6} {found.resolved:>7} {found.full:>5} "
+            f"{found.synonyms:>8}"
         )
 
 

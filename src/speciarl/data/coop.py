@@ -6,7 +6,8 @@ folder, its class index and its class name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from speciarl.data.archives import Download
@@ -34,6 +35,12 @@ class CoopDataset:
     downloads: tuple[Download, ...]
     layout: str
     splits: tuple[str, ...] = COOP_SPLITS
+    renames: Mapping[str, str] = field(default_factory=dict)
+    """Raw class ids CoOp renames (Caltech ``Faces_easy`` -> ``face``)."""
+
+    def clean_label(self, class_id: str) -> str:
+        """The class name with CoOp's renames, underscores as spaces."""
+        return " ".join(self.renames.get(class_id, class_id).replace("_", " ").split())
 
     def dataset_folder(self, root: Path) -> Path:
         if not root.is_dir():
@@ -58,18 +65,13 @@ class CoopDataset:
                 self.name,
                 split,
                 index,
-                clean_label(entry.class_name),
+                self.clean_label(entry.class_name),
                 entry.class_name,
                 file_reader(images / entry.image),
                 str(images / entry.image),
             )
             for index, entry in enumerate(entries)
         ]
-
-
-def clean_label(class_name: str) -> str:
-    """CoOp class names with underscores as spaces: ``american_bulldog`` -> ``american bulldog``."""
-    return " ".join(class_name.replace("_", " ").split())
 
 
 FLOWERS102 = CoopDataset(
@@ -144,6 +146,12 @@ CALTECH101 = CoopDataset(
     folder="caltech-101",
     image_folder="101_ObjectCategories",
     split_file=SplitFile("split_zhou_Caltech101.json", "1hyarUivQE36mY6jSomru6Fjd-JzwcCzN"),
+    renames={
+        "airplanes": "airplane",
+        "Faces_easy": "face",
+        "Leopards": "leopard",
+        "Motorbikes": "motorbike",
+    },
     homepage="https://data.caltech.edu/records/mzrjq-6wc02",
     downloads=(
         Download(

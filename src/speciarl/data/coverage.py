@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
 
 from speciarl.data.registry import DatasetSpec
-from speciarl.judges.hierarchy import Hierarchy, Node, Rank
+from speciarl.judges.hierarchy import Node, Rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +19,10 @@ class Coverage:
     synonyms: int
 
 
-def shipped_class_ids(spec: DatasetSpec) -> list[str]:
-    """The raw class ids listed in ``data/classnames/<name>.txt``, in official order."""
-    resource = files("speciarl") / "data" / "classnames" / f"{spec.name}.txt"
-    return [line for line in resource.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def hierarchy_coverage(spec: DatasetSpec, labels: list[str], hierarchy: Hierarchy) -> Coverage:
+def hierarchy_coverage(spec: DatasetSpec) -> Coverage:
+    """Coverage of the dataset's cleaned class labels by its shipped hierarchy."""
+    labels = [spec.clean_label(class_id) for class_id in spec.class_ids()]
+    hierarchy = spec.hierarchy()
     resolved = full = 0
     for label in labels:
         nodes = hierarchy.resolve(label)

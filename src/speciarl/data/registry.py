@@ -12,9 +12,9 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 from speciarl.data import cub200, fgvc_aircraft, stanford_cars, synthetic
+from speciarl.data.aircraft_hierarchy import hierarchy_from_fgvc_root
 from speciarl.data.archives import Download
 from speciarl.data.coop import CALTECH101, FLOWERS102, FOOD101, OXFORD_PETS, CoopDataset
-from speciarl.data.coop import clean_label as coop_clean_label
 from speciarl.data.errors import DatasetError
 from speciarl.data.hub import load_hub_split
 from speciarl.data.sample import Sample
@@ -43,9 +43,28 @@ class DatasetSpec:
     hub_splits: Mapping[str, str] = field(default_factory=dict)
     """Our split name -> the Hub copy's split name, where they differ."""
     needs_root: bool = True
+    hierarchy_from_root: Callable[[Path], dict[str, object]] | None = None
+    listed_class_ids: Callable[[], list[str]] | None = None
+    """Where the class ids come from when not from ``data/classnames/<name>.txt``."""
 
-    def hierarchy(self) -> Hierarchy:
-        """The label hierarchy shipped for this dataset."""
+    def class_ids(self) -> list[str]:
+        """The raw class ids of the dataset, in official order."""
+        if self.listed_class_ids is not None:
+            return self.listed_class_ids()
+        resource = files("speciarl") / "data" / "classnames" / f"{self.name}.txt"
+        if not resource.is_file():
+            raise DatasetError(f"{self.name}: no class list is shipped")
+        lines = resource.read_text(encoding="utf-8").splitlines()
+        return [line for line in lines if line.strip()]
+
+    def hierarchy(self, root: Path | None = None) -> Hierarchy:
+        """The label hierarchy shipped for this dataset.
+
+        With ``root``, a dataset that carries its own hierarchy (FGVC-Aircraft's family and
+        manufacturer files) builds it from there instead.
+        """
+        if root is not None and self.hierarchy_from_root is not None:
+            return Hierarchy.from_dict(self.hierarchy_from_root(Path(root)), source=str(root))
         resource = files("speciarl") / "data" / "hierarchies" / f"{self.name}.yaml"
         if not resource.is_file():
             raise DatasetError(f"{self.name}: no label hierarchy is shipped")
@@ -105,7 +124,7 @@ def _coop_spec(
         title=title,
         splits=dataset.splits,
         load_local=_local(dataset.load),
-        clean_label=coop_clean_label,
+        clean_label=dataset.clean_label,
         homepage=dataset.homepage,
         layout=dataset.layout,
         downloads=dataset.downloads,
@@ -139,6 +158,7 @@ REGISTRY: dict[str, DatasetSpec] = {
             downloads=fgvc_aircraft.DOWNLOADS,
             group=VERY_FINE_GRAINED,
             hub_id="Donghyun99/FGVC-Aircraft",
+            hierarchy_from_root=hierarchy_from_fgvc_root,
         ),
         DatasetSpec(
             name=stanford_cars.NAME,
@@ -174,6 +194,7 @@ REGISTRY: dict[str, DatasetSpec] = {
             clean_label=str,
             layout="generated from a seed; no files needed",
             needs_root=False,
+            listed_class_ids=lambda: [s.name for s in synthetic.species(synthetic.DEFAULT_CONFIG)],
         ),
     )
 }
