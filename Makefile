@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint
+.PHONY: demo test lint redis-server
 
 demo: $(STAMP)
 	$(VENV)/bin/speciarl selfcheck
 
-test: $(STAMP)
+test: $(STAMP) redis-server
 	$(VENV)/bin/python -m pytest -q
 
 lint: $(STAMP)
@@ -22,3 +22,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The Redis cache's tests start their own throwaway server; install Debian's if it is missing.
+redis-server:
+	@command -v redis-server >/dev/null || (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		redis-server >/dev/null)

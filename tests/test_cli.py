@@ -171,3 +171,66 @@ def test_selfcheck_passes_through_the_installed_command():
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "self-check passed" in completed.stdout
     assert "FAIL" not in completed.stdout
+
+
+def test_judge_cascade_with_an_llm_endpoint_and_cache(tmp_path):
+    from speciarl.testing.openai_server import ScriptedOpenAIServer, rule_responder
+
+    pairs, out, cache = tmp_path / "p.jsonl", tmp_path / "o.jsonl", tmp_path / "v.sqlite"
+    write_jsonl(pairs, PAIRS)
+    asked = []
+
+    def rule(ground_truth, prediction):
+        asked.append(prediction)
+        return "generic" if prediction == "a fluffy thing" else "wrong"
+
+    with ScriptedOpenAIServer(rule_responder(rule)) as server:
+        args = [
+            "judge",
+            "--pairs",
+            str(pairs),
+            "--judge",
+            "cascade",
+            "--hierarchy",
+            str(EXAMPLE_HIERARCHY),
+            "--endpoint",
+            server.base_url,
+            "--model",
+            "judge",
+            "--cache",
+            str(cache),
+            "--out",
+            str(out),
+        ]
+        first = runner.invoke(app, args)
+        second = runner.invoke(app, args)
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    rows = read_jsonl(out)
+    assert rows[-1]["verdict"] == "generic" and rows[-1]["judge"] == "llm"
+    assert asked == ["a fluffy thing"]  # the deterministic judges and the cache saved the rest
+    assert "LLM calls" in first.stderr and "cache hits" in second.stderr
+
+
+def test_llm_judge_needs_endpoint_and_model(tmp_path):
+    pairs = tmp_path / "p.jsonl"
+    write_jsonl(pairs, PAIRS)
+    result = runner.invoke(
+        app, ["judge", "--pairs", str(pairs), "--judge", "llm", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert "needs an endpoint and a model" in result.stderr
+    half = runner.invoke(
+        app,
+        [
+            "judge",
+            "--pairs",
+            str(pairs),
+            "--judge",
+            "llm",
+            "--model",
+            "m",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert half.exit_code == 2 and "both --endpoint and --model" in half.stderr

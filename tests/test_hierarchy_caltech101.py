@@ -1,32 +1,21 @@
 """The Caltech-101 (CoOp's 100 classes) label hierarchy and class list shipped with the package."""
 
-from collections import Counter
-from pathlib import Path
-
 import pytest
 
-import speciarl
-from speciarl.answer import name_key
-from speciarl.data.registry import get_dataset
-from speciarl.judges import Hierarchy, Pair, TaxonomyJudge
-from speciarl.judges.hierarchy import Rank
+from hierarchy_checks import (
+    assert_group_holds_exactly,
+    dataset_fixtures,
+    shipped_class_list,
+    verdict_of,
+)
 from speciarl.verdict import Verdict
 
-DATA = Path(speciarl.__file__).parent / "data"
-HIERARCHY = DATA / "hierarchies" / "caltech101.yaml"
-CLASSNAMES = DATA / "classnames" / "caltech101.txt"
-
+# CoOp's renames of 101_ObjectCategories folders; other folders keep their name.
 COOP_NAMES = {
     "airplanes": "airplane",
     "Faces_easy": "face",
     "Leopards": "leopard",
     "Motorbikes": "motorbike",
-}
-# Labels that are themselves the parent of another label, and so not leaves.
-PARENT_LABELS = {
-    "chair": {"windsor chair"},
-    "crocodile": {"crocodile head"},
-    "flamingo": {"flamingo head"},
 }
 CATEGORIES = {
     "insect": {"ant", "butterfly", "dragonfly", "mayfly"},
@@ -39,33 +28,11 @@ CATEGORIES = {
 }  # fmt: skip
 
 
-def clean(folder: str) -> str:
-    """CoOp's class name for a 101_ObjectCategories folder, underscores as spaces."""
-    return COOP_NAMES.get(folder, folder).replace("_", " ")
-
-
-def verdict_of(hierarchy: Hierarchy, ground_truth: str, prediction: str) -> Verdict | None:
-    [judgement] = TaxonomyJudge(hierarchy).judge([Pair(ground_truth, prediction)])
-    return judgement.verdict
-
-
-@pytest.fixture(scope="module")
-def hierarchy() -> Hierarchy:
-    return Hierarchy.load(HIERARCHY)
-
-
-@pytest.fixture(scope="module")
-def labels() -> list[str]:
-    return [clean(folder) for folder in get_dataset("caltech101").class_ids()]
-
-
-def test_file_loads_as_an_open_world_hierarchy(hierarchy):
-    assert hierarchy.name == "caltech101"
-    assert hierarchy.closed_world is False
+hierarchy, labels = dataset_fixtures("caltech101")
 
 
 def test_class_list_is_the_sorted_folders_without_background_and_faces():
-    lines = CLASSNAMES.read_text(encoding="utf-8").splitlines()
+    lines = shipped_class_list("caltech101")
     assert len(lines) == 100
     assert lines == sorted(lines)
     assert "BACKGROUND_Google" not in lines and "Faces" not in lines
@@ -74,35 +41,16 @@ def test_class_list_is_the_sorted_folders_without_background_and_faces():
 
 
 def test_cleaned_labels(labels):
+    folders = shipped_class_list("caltech101")
+    assert labels == [COOP_NAMES.get(folder, folder).replace("_", " ") for folder in folders]
     assert labels[:5] == ["face", "leopard", "motorbike", "accordion", "airplane"]
     assert "car side" in labels and "water lilly" in labels
 
 
-def test_every_label_is_exactly_one_node_and_a_leaf_unless_a_parent_label(hierarchy, labels):
-    for label in labels:
-        nodes = hierarchy.resolve(label)
-        assert len(nodes) == 1, (label, nodes)
-        [node] = nodes
-        assert node.name == label
-        children = {child.name for child in node.children}
-        assert children == PARENT_LABELS.get(label, set()), label
-        if children:
-            assert node.rank is Rank.CLOSE
-
-
-def test_labels_have_distinct_name_keys(labels):
-    counts = Counter(name_key(label) for label in labels)
-    assert [key for key, count in counts.items() if count > 1] == []
-
-
 @pytest.mark.parametrize("category", sorted(CATEGORIES))
 def test_categories_hold_exactly_their_members(hierarchy, labels, category):
-    members = {
-        label for label in labels if verdict_of(hierarchy, label, category) is Verdict.GENERIC
-    }
-    assert members == CATEGORIES[category]
-    others = set(labels) - members
-    assert {verdict_of(hierarchy, label, category) for label in others} == {Verdict.WRONG}
+    members = CATEGORIES[category]
+    assert_group_holds_exactly(hierarchy, labels, category, members, Verdict.GENERIC)
 
 
 def test_cartoon_characters_and_faces_are_not_animals(hierarchy):

@@ -1,59 +1,41 @@
 """The CUB-200-2011 label hierarchy and class list shipped with the package."""
 
 import re
-from pathlib import Path
 
 import pytest
 
-import speciarl
-from speciarl.answer import name_key
+from hierarchy_checks import (
+    ancestors,
+    assert_label_names_name_nothing_else,
+    dataset_fixtures,
+    label_nodes,
+    shipped_class_list,
+    verdict_of,
+)
 from speciarl.data.cub200 import clean_label
-from speciarl.judges import Hierarchy, Pair, TaxonomyJudge
+from speciarl.judges import Hierarchy
 from speciarl.judges.hierarchy import Node, Rank
 from speciarl.verdict import Verdict
-
-DATA = Path(speciarl.__file__).parent / "data"
-HIERARCHY = DATA / "hierarchies" / "cub200.yaml"
-CLASSNAMES = DATA / "classnames" / "cub200.txt"
 
 # Classes deliberately hung directly under "bird": no family or group is asserted for them.
 WITHOUT_CLOSE_ANCESTOR = {"Frigatebird", "Yellow breasted Chat"}
 
 
-@pytest.fixture(scope="module")
-def hierarchy() -> Hierarchy:
-    return Hierarchy.load(HIERARCHY)
+hierarchy, labels = dataset_fixtures("cub200")
 
 
 @pytest.fixture(scope="module")
-def class_ids() -> list[str]:
-    return CLASSNAMES.read_text(encoding="utf-8").splitlines()
+def class_nodes(hierarchy: Hierarchy, labels: list[str]) -> dict[str, Node]:
+    return label_nodes(hierarchy, labels)
 
 
-@pytest.fixture(scope="module")
-def class_nodes(hierarchy: Hierarchy, class_ids: list[str]) -> dict[str, Node]:
-    nodes = {}
-    for class_id in class_ids:
-        label = clean_label(class_id)
-        found = hierarchy.resolve(label)
-        assert len(found) == 1, f"{label!r} resolves to {found}"
-        nodes[label] = found[0]
-    return nodes
-
-
-def verdict_of(hierarchy: Hierarchy, ground_truth: str, prediction: str) -> Verdict | None:
-    [judgement] = TaxonomyJudge(hierarchy).judge([Pair(ground_truth, prediction)])
-    return judgement.verdict
-
-
-def test_loads(hierarchy: Hierarchy) -> None:
-    assert hierarchy.name == "cub200"
-    assert not hierarchy.closed_world
+def test_one_broad_root(hierarchy: Hierarchy) -> None:
     assert [root.name for root in hierarchy.roots] == ["bird"]
     assert hierarchy.roots[0].rank is Rank.BROAD
 
 
-def test_class_list_is_the_official_one(class_ids: list[str]) -> None:
+def test_class_list_is_the_official_one() -> None:
+    class_ids = shipped_class_list("cub200")
     assert len(class_ids) == 200
     assert [int(class_id.split(".", 1)[0]) for class_id in class_ids] == list(range(1, 201))
     assert all(re.fullmatch(r"\d{3}\.[A-Za-z]+(_[A-Za-z]+)*", item) for item in class_ids)
@@ -64,39 +46,17 @@ def test_class_list_is_the_official_one(class_ids: list[str]) -> None:
     assert clean_label(class_ids[0]) == "Black footed Albatross"
 
 
-def test_every_class_is_exactly_one_leaf(class_nodes: dict[str, Node]) -> None:
-    assert len(class_nodes) == 200
-    for label, node in class_nodes.items():
-        assert node.name == label
-        assert not node.children and node.rank is None, label
-
-
-def test_every_leaf_is_a_class(hierarchy: Hierarchy, class_nodes: dict[str, Node]) -> None:
-    leaves = {node.name for node in hierarchy.nodes if not node.children}
-    assert leaves == set(class_nodes)
-
-
 def test_no_name_is_shared_between_species(
     hierarchy: Hierarchy, class_nodes: dict[str, Node]
 ) -> None:
-    owner: dict[str, str] = {}
-    for label, node in class_nodes.items():
-        for name in node.names:
-            key = name_key(name)
-            assert owner.setdefault(key, label) == label, f"{name!r}: {owner[key]} and {label}"
-            # Stronger: a species name names nothing else either (no group, no family).
-            assert hierarchy.resolve(name) == (node,), name
+    assert_label_names_name_nothing_else(hierarchy, class_nodes)
 
 
-def test_close_ancestors(hierarchy: Hierarchy, class_nodes: dict[str, Node]) -> None:
+def test_close_ancestors(class_nodes: dict[str, Node]) -> None:
     for label, node in class_nodes.items():
-        ancestors = []
-        parent = node.parent
-        while parent is not None:
-            ancestors.append(parent)
-            parent = parent.parent
-        assert ancestors[-1].name == "bird", label
-        has_close = any(ancestor.rank is Rank.CLOSE for ancestor in ancestors)
+        found = ancestors(node)
+        assert found[-1].name == "bird", label
+        has_close = any(ancestor.rank is Rank.CLOSE for ancestor in found)
         assert has_close == (label not in WITHOUT_CLOSE_ANCESTOR), label
 
 

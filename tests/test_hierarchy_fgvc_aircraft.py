@@ -6,16 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import speciarl
+from hierarchy_checks import dataset_fixtures, shipped_class_list, verdict_of
 from speciarl.answer import name_key
 from speciarl.data.aircraft_hierarchy import AircraftHierarchyError, hierarchy_from_fgvc_root
-from speciarl.data.registry import get_dataset
-from speciarl.judges import Hierarchy, Pair, TaxonomyJudge
+from speciarl.judges import Hierarchy
 from speciarl.verdict import Verdict
-
-DATA = Path(speciarl.__file__).parent / "data"
-HIERARCHY = DATA / "hierarchies" / "fgvc_aircraft.yaml"
-CLASSNAMES = DATA / "classnames" / "fgvc_aircraft.txt"
 
 # The dataset's own labels: variant | family | manufacturer (families.txt has 70 families,
 # manufacturers.txt 30 makers).
@@ -154,46 +149,18 @@ RENAMED_FAMILIES = {
 }
 
 
-def verdict_of(hierarchy: Hierarchy, ground_truth: str, prediction: str) -> Verdict | None:
-    [judgement] = TaxonomyJudge(hierarchy).judge([Pair(ground_truth, prediction)])
-    return judgement.verdict
+hierarchy, labels = dataset_fixtures("fgvc_aircraft")
 
 
-@pytest.fixture(scope="module")
-def hierarchy() -> Hierarchy:
-    return Hierarchy.load(HIERARCHY)
-
-
-@pytest.fixture(scope="module")
-def labels() -> list[str]:
-    spec = get_dataset("fgvc_aircraft")
-    return [spec.clean_label(class_id) for class_id in spec.class_ids()]
-
-
-def test_file_loads_as_an_open_world_hierarchy(hierarchy):
-    assert hierarchy.name == "fgvc_aircraft"
-    assert hierarchy.closed_world is False
+def test_aircraft_is_the_one_root(hierarchy):
     assert [root.name for root in hierarchy.roots] == ["aircraft"]
 
 
 def test_class_list_is_the_hundred_variants(labels):
-    lines = CLASSNAMES.read_text(encoding="utf-8").splitlines()
+    lines = shipped_class_list("fgvc_aircraft")
     assert lines == list(MAPPING)  # variants.txt order
     assert labels == lines  # cleaned label = the variant as it is
     assert len(labels) == 100
-
-
-def test_every_label_is_exactly_one_leaf(hierarchy, labels):
-    for label in labels:
-        nodes = hierarchy.resolve(label)
-        assert len(nodes) == 1, (label, nodes)
-        assert nodes[0].name == label
-        assert not nodes[0].children, label
-
-
-def test_labels_have_distinct_name_keys(labels):
-    counts = Counter(name_key(label) for label in labels)
-    assert [key for key, count in counts.items() if count > 1] == []
 
 
 def test_mapping_table_matches_the_dataset_counts():

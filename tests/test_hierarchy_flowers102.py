@@ -1,20 +1,15 @@
 """The Oxford Flowers 102 label hierarchy and class list shipped with the package."""
 
-from collections import Counter
-from pathlib import Path
-
 import pytest
 
-import speciarl
-from speciarl.answer import name_key
-from speciarl.data.registry import get_dataset
-from speciarl.judges import Hierarchy, Pair, TaxonomyJudge
+from hierarchy_checks import (
+    assert_group_holds_exactly,
+    dataset_fixtures,
+    shipped_class_list,
+    verdict_of,
+)
 from speciarl.judges.hierarchy import Rank
 from speciarl.verdict import Verdict
-
-DATA = Path(speciarl.__file__).parent / "data"
-HIERARCHY = DATA / "hierarchies" / "flowers102.yaml"
-CLASSNAMES = DATA / "classnames" / "flowers102.txt"
 
 GROUPS = {
     "orchid": {"hard-leaved pocket orchid", "moon orchid", "ruby-lipped cattleya"},
@@ -29,61 +24,28 @@ NOT_TRUE_LILIES = {
 }  # fmt: skip
 
 
-def verdict_of(hierarchy: Hierarchy, ground_truth: str, prediction: str) -> Verdict | None:
-    [judgement] = TaxonomyJudge(hierarchy).judge([Pair(ground_truth, prediction)])
-    return judgement.verdict
+hierarchy, labels = dataset_fixtures("flowers102")
 
 
-@pytest.fixture(scope="module")
-def hierarchy() -> Hierarchy:
-    return Hierarchy.load(HIERARCHY)
-
-
-@pytest.fixture(scope="module")
-def labels() -> list[str]:
-    spec = get_dataset("flowers102")
-    return [spec.clean_label(class_id) for class_id in spec.class_ids()]
-
-
-def test_file_loads_as_an_open_world_hierarchy(hierarchy):
-    assert hierarchy.name == "flowers102"
-    assert hierarchy.closed_world is False
+def test_plant_root_with_flower_below(hierarchy):
     [plant] = hierarchy.roots
     assert plant.name == "plant"
     assert [child.name for child in plant.children] == ["flower"]
 
 
 def test_class_list(labels):
-    lines = CLASSNAMES.read_text(encoding="utf-8").splitlines()
+    lines = shipped_class_list("flowers102")
     assert len(lines) == 102
     assert lines[:2] == ["pink primrose", "hard-leaved pocket orchid"]
     assert lines[101] == "blackberry lily"
     assert labels == lines  # cleaned label = the name as it is
 
 
-def test_every_label_is_exactly_one_leaf(hierarchy, labels):
-    for label in labels:
-        nodes = hierarchy.resolve(label)
-        assert len(nodes) == 1, (label, nodes)
-        assert nodes[0].name == label
-        assert not nodes[0].children, label
-
-
-def test_labels_have_distinct_name_keys(labels):
-    counts = Counter(name_key(label) for label in labels)
-    assert [key for key, count in counts.items() if count > 1] == []
-
-
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_groups_hold_exactly_their_members(hierarchy, labels, group):
     [node] = hierarchy.resolve(group)
     assert node.rank is Rank.CLOSE
-    members = {
-        label for label in labels if verdict_of(hierarchy, label, group) is Verdict.LESS_SPECIFIC
-    }
-    assert members == GROUPS[group]
-    others = set(labels) - members
-    assert {verdict_of(hierarchy, label, group) for label in others} == {Verdict.WRONG}
+    assert_group_holds_exactly(hierarchy, labels, group, GROUPS[group], Verdict.LESS_SPECIFIC)
 
 
 def test_no_lily_group(hierarchy, labels):

@@ -1,18 +1,18 @@
 """The Oxford-IIIT Pets label hierarchy and class list shipped with the package."""
 
-from pathlib import Path
-
 import pytest
 
-import speciarl
-from speciarl.answer import name_key
-from speciarl.judges import Hierarchy, Pair, TaxonomyJudge
+from hierarchy_checks import (
+    ancestors,
+    assert_label_names_name_nothing_else,
+    dataset_fixtures,
+    label_nodes,
+    shipped_class_list,
+    verdict_of,
+)
+from speciarl.judges import Hierarchy
 from speciarl.judges.hierarchy import Node, Rank
 from speciarl.verdict import Verdict
-
-DATA = Path(speciarl.__file__).parent / "data"
-HIERARCHY = DATA / "hierarchies" / "oxford_pets.yaml"
-CLASSNAMES = DATA / "classnames" / "oxford_pets.txt"
 
 GROUPED = {
     "hound": {"basset hound", "beagle"},
@@ -29,40 +29,15 @@ GROUPED = {
 }
 
 
-def clean(class_id: str) -> str:
-    """Underscores as spaces, lower case: ``Maine_Coon`` -> ``maine coon``."""
-    return class_id.replace("_", " ").lower()
+hierarchy, labels = dataset_fixtures("oxford_pets")
 
 
 @pytest.fixture(scope="module")
-def hierarchy() -> Hierarchy:
-    return Hierarchy.load(HIERARCHY)
+def class_nodes(hierarchy: Hierarchy, labels: list[str]) -> dict[str, Node]:
+    return label_nodes(hierarchy, labels)
 
 
-@pytest.fixture(scope="module")
-def class_ids() -> list[str]:
-    return CLASSNAMES.read_text(encoding="utf-8").splitlines()
-
-
-@pytest.fixture(scope="module")
-def class_nodes(hierarchy: Hierarchy, class_ids: list[str]) -> dict[str, Node]:
-    nodes = {}
-    for class_id in class_ids:
-        label = clean(class_id)
-        found = hierarchy.resolve(label)
-        assert len(found) == 1, f"{label!r} resolves to {found}"
-        nodes[label] = found[0]
-    return nodes
-
-
-def verdict_of(hierarchy: Hierarchy, ground_truth: str, prediction: str) -> Verdict | None:
-    [judgement] = TaxonomyJudge(hierarchy).judge([Pair(ground_truth, prediction)])
-    return judgement.verdict
-
-
-def test_loads(hierarchy: Hierarchy) -> None:
-    assert hierarchy.name == "oxford_pets"
-    assert not hierarchy.closed_world
+def test_animal_root_with_cats_and_dogs(hierarchy: Hierarchy) -> None:
     [root] = hierarchy.roots
     assert root.name == "animal" and root.rank is Rank.BROAD
     assert [(child.name, child.rank) for child in root.children] == [
@@ -71,7 +46,8 @@ def test_loads(hierarchy: Hierarchy) -> None:
     ]
 
 
-def test_class_list_is_the_official_one(class_ids: list[str]) -> None:
+def test_class_list_is_the_official_one(labels: list[str]) -> None:
+    class_ids = shipped_class_list("oxford_pets")
     assert len(class_ids) == 37
     assert len(set(class_ids)) == 37
     # class ids 1..37 of list.txt are in case-insensitive alphabetical order
@@ -80,34 +56,20 @@ def test_class_list_is_the_official_one(class_ids: list[str]) -> None:
     assert class_ids[-1] == "yorkshire_terrier"
     # cat breeds are capitalised, dog breeds lower case
     assert sum(class_id[0].isupper() for class_id in class_ids) == 12
-
-
-def test_every_class_is_exactly_one_leaf(class_nodes: dict[str, Node]) -> None:
-    assert len(class_nodes) == 37
-    for label, node in class_nodes.items():
-        assert node.name == label
-        assert not node.children and node.rank is None, label
-
-
-def test_every_leaf_is_a_class(hierarchy: Hierarchy, class_nodes: dict[str, Node]) -> None:
-    leaves = {node.name for node in hierarchy.nodes if not node.children}
-    assert leaves == set(class_nodes)
+    # the loader's labels: underscores as spaces, lower case (``maine coon``)
+    assert labels == [class_id.replace("_", " ").lower() for class_id in class_ids]
 
 
 def test_cats_and_dogs_follow_the_class_ids(
-    hierarchy: Hierarchy, class_ids: list[str], class_nodes: dict[str, Node]
+    hierarchy: Hierarchy, class_nodes: dict[str, Node]
 ) -> None:
     [cat] = hierarchy.resolve("cat")
     [dog] = hierarchy.resolve("dog")
-    for class_id in class_ids:
-        node = class_nodes[clean(class_id)]
-        ancestors = set()
-        parent = node.parent
-        while parent is not None:
-            ancestors.add(parent)
-            parent = parent.parent
-        assert (cat in ancestors) == class_id[0].isupper(), class_id
-        assert (dog in ancestors) == class_id[0].islower(), class_id
+    class_ids = shipped_class_list("oxford_pets")
+    for class_id, node in zip(class_ids, class_nodes.values(), strict=True):
+        found = ancestors(node)
+        assert (cat in found) == class_id[0].isupper(), class_id
+        assert (dog in found) == class_id[0].islower(), class_id
 
 
 def test_breed_groups(hierarchy: Hierarchy, class_nodes: dict[str, Node]) -> None:
@@ -120,12 +82,7 @@ def test_breed_groups(hierarchy: Hierarchy, class_nodes: dict[str, Node]) -> Non
 def test_no_name_is_shared_between_breeds(
     hierarchy: Hierarchy, class_nodes: dict[str, Node]
 ) -> None:
-    owner: dict[str, str] = {}
-    for label, node in class_nodes.items():
-        for name in node.names:
-            key = name_key(name)
-            assert owner.setdefault(key, label) == label, f"{name!r}: {owner[key]} and {label}"
-            assert hierarchy.resolve(name) == (node,), name
+    assert_label_names_name_nothing_else(hierarchy, class_nodes)
 
 
 @pytest.mark.parametrize(

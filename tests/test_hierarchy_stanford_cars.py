@@ -1,47 +1,22 @@
 """The Stanford Cars label hierarchy and class list shipped with the package."""
 
 import re
-from collections import Counter
-from pathlib import Path
 
 import pytest
 
-import speciarl
-from speciarl.answer import name_key
-from speciarl.data.registry import get_dataset
-from speciarl.judges import Hierarchy, Pair, TaxonomyJudge
+from hierarchy_checks import (
+    ancestors,
+    dataset_fixtures,
+    shipped_class_list,
+    verdict_of,
+)
 from speciarl.judges.hierarchy import Node, Rank
 from speciarl.verdict import Verdict
-
-DATA = Path(speciarl.__file__).parent / "data"
-HIERARCHY = DATA / "hierarchies" / "stanford_cars.yaml"
-CLASSNAMES = DATA / "classnames" / "stanford_cars.txt"
 
 MULTI_WORD_MAKES = {"AM General", "Aston Martin", "Land Rover", "Mercedes-Benz", "Rolls-Royce"}
 
 
-def verdict_of(hierarchy: Hierarchy, ground_truth: str, prediction: str) -> Verdict | None:
-    [judgement] = TaxonomyJudge(hierarchy).judge([Pair(ground_truth, prediction)])
-    return judgement.verdict
-
-
-def ancestors(node: Node) -> list[Node]:
-    found = []
-    while node.parent is not None:
-        node = node.parent
-        found.append(node)
-    return found
-
-
-@pytest.fixture(scope="module")
-def hierarchy() -> Hierarchy:
-    return Hierarchy.load(HIERARCHY)
-
-
-@pytest.fixture(scope="module")
-def labels() -> list[str]:
-    spec = get_dataset("stanford_cars")
-    return [spec.clean_label(class_id) for class_id in spec.class_ids()]
+hierarchy, labels = dataset_fixtures("stanford_cars")
 
 
 @pytest.fixture(scope="module")
@@ -51,32 +26,17 @@ def makes(hierarchy) -> list[Node]:
     return list(car.children)
 
 
-def test_file_loads_as_an_open_world_hierarchy(hierarchy):
-    assert hierarchy.name == "stanford_cars"
-    assert hierarchy.closed_world is False
+def test_vehicle_is_the_one_root(hierarchy):
     assert [root.name for root in hierarchy.roots] == ["vehicle"]
 
 
 def test_class_list(labels):
-    lines = CLASSNAMES.read_text(encoding="utf-8").splitlines()
+    lines = shipped_class_list("stanford_cars")
     assert len(lines) == 196
     assert lines[0] == "AM General Hummer SUV 2000"
     assert lines[-1] == "smart fortwo Convertible 2012"
     assert labels == lines  # cleaned label = the class name as it is
     assert all(re.fullmatch(r".+ (19|20)\d\d", label) for label in labels)
-
-
-def test_every_label_is_exactly_one_leaf(hierarchy, labels):
-    for label in labels:
-        nodes = hierarchy.resolve(label)
-        assert len(nodes) == 1, (label, nodes)
-        assert nodes[0].name == label
-        assert not nodes[0].children, label
-
-
-def test_labels_have_distinct_name_keys(labels):
-    counts = Counter(name_key(label) for label in labels)
-    assert [key for key, count in counts.items() if count > 1] == []
 
 
 def test_every_label_sits_under_its_make_and_a_model_of_it(hierarchy, labels, makes):

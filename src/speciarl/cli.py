@@ -23,6 +23,7 @@ app = typer.Typer(
 class JudgeKind(StrEnum):
     lexical = "lexical"
     taxonomy = "taxonomy"
+    llm = "llm"
     cascade = "cascade"
 
 
@@ -48,21 +49,66 @@ def judge(
     cache: Annotated[
         Path | None, typer.Option(help="SQLite verdict cache file, shared across runs.")
     ] = None,
+    redis: Annotated[
+        str | None,
+        typer.Option(help="Redis URL of a verdict cache shared by many processes and nodes."),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-style base URL of the judge model, e.g. http://localhost:8000/v1"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Judge model id as the server names it.")
+    ] = None,
+    prompt: Annotated[str, typer.Option(help="Judge prompt name.")] = "base",
+    concurrency: Annotated[int, typer.Option(help="LLM requests in flight at most.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Pairs per LLM request (1 = paper).")] = 1,
+    output_mode: Annotated[
+        str, typer.Option(help="auto, structured, guided, json_schema or text.")
+    ] = "auto",
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 60.0,
+    max_retries: Annotated[int, typer.Option(help="Retries of a failed LLM request.")] = 4,
 ) -> None:
-    """Grade each prediction against its ground truth with one of the six verdicts."""
-    from speciarl.judges.factory import build_judge
+    """Grade each prediction against its ground truth with one of the six verdicts.
+
+    OPENAI_API_KEY is used when set; a local server needs no key.
+    """
+    from speciarl.judges.cache import CacheUnavailableError
+    from speciarl.judges.factory import build_judge, judges_in, open_cache
+    from speciarl.judges.llm import LLMJudge, LLMJudgeSettings
     from speciarl.judges.pairs_file import pairs_of, read_pair_records, write_judgements
     from speciarl.judges.summary import judging_summary
 
     try:
         records = read_pair_records(pairs)
         loaded = _hierarchy_for(hierarchy, dataset, root)
-        grader = build_judge(judge_kind.value, hierarchy=loaded, cache_path=cache)
-    except ValueError as error:
+        llm = None
+        if endpoint is not None or model is not None:
+            if endpoint is None or model is None:
+                raise ValueError("the LLM judge needs both --endpoint and --model")
+            llm = LLMJudgeSettings(
+                endpoint=endpoint,
+                model=model,
+                prompt=prompt,
+                concurrency=concurrency,
+                batch_size=batch_size,
+                output=output_mode,
+                timeout_s=timeout,
+                max_retries=max_retries,
+            )
+        grader = build_judge(
+            judge_kind.value, hierarchy=loaded, llm=llm, cache=open_cache(cache, redis)
+        )
+    except (ValueError, CacheUnavailableError) as error:
         _fail(str(error))
+    for member in judges_in(grader):
+        if isinstance(member, LLMJudge):
+            member.progress = _bar(None, "judging with the LLM", unit="pair")
     judgements = grader.judge(pairs_of(records))
     write_judgements(out, records, judgements)
-    typer.echo(judging_summary(judgements, grader.counters), err=True)
+    typer.echo(judging_summary(judgements, grader), err=True)
 
 
 def _hierarchy_for(path: Path | None, dataset: str | None, root: Path | None) -> Hierarchy | None:
@@ -253,10 +299,10 @@ def _sample_of(samples: list[Sample], count: int, seed: int) -> list[Sample]:
     return take_subset(samples, min(count, len(samples)), seed=seed)
 
 
-def _bar(total: int, description: str) -> Callable[[int], object]:
+def _bar(total: int | None, description: str, unit: str = "img") -> Callable[[int], object]:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=description, unit="img", leave=False).update
+    return tqdm(total=total, desc=description, unit=unit, leave=False).update
 
 
 def _download_progress() -> Callable[[str, int, int | None], None]:

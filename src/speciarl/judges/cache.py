@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from speciarl.answer import NORMALIZATION_VERSION
 from speciarl.verdict import Verdict
@@ -79,6 +79,28 @@ class VerdictCache(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class CoalescingCache(VerdictCache, Protocol):
+    """A cache shared by many processes that also lends short-lived claims on keys.
+
+    Whoever claims a missing key judges it while the others wait for its verdict, so processes
+    that miss the same pair at the same moment pay for one judge call, not one each. A claim
+    lapses after ``ttl_s``, so a process that dies while holding one blocks nobody for long.
+    """
+
+    def claim_many(self, keys: Sequence[str], ttl_s: float) -> set[str]:
+        """Claim the keys nobody holds yet; return those this caller now owns."""
+        ...
+
+    def release_many(self, keys: Sequence[str]) -> None:
+        """Give up the claims on ``keys`` that this caller still owns; others' stay untouched."""
+        ...
+
+
+class CacheUnavailableError(RuntimeError):
+    """The cache's server cannot be reached or refuses to serve; the message says which one."""
 
 
 class CacheSchemaError(RuntimeError):

@@ -3,17 +3,22 @@
 The cache key describes *normalised* text, so the inner judge is given the normalised pair, never
 the raw strings: a verdict stored under a key must be the verdict of exactly the text the key
 names. "Samoyed!" and "samoyed" therefore share one entry and one judge call.
+
+Behind a :class:`CoalescingCache` (Redis), processes that miss the same pair at the same moment
+also share one judge call: each claims the misses it can, judges only those, and waits for the
+verdicts of the rest.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
 from speciarl.answer import normalize
 from speciarl.judges.base import Judge, Judgement, Pair, count_judgements
-from speciarl.judges.cache import CacheEntry, VerdictCache, cache_key
+from speciarl.judges.cache import CacheEntry, CoalescingCache, VerdictCache, cache_key
 
 
 class CachedJudge:
@@ -23,13 +28,37 @@ class CachedJudge:
     merged, the cache is asked once, only the misses go to the inner judge, and its decided
     verdicts are stored (undecided ones never are, so they are retried next time). A cache hit is
     reported with ``cached=True`` and the name of the judge that originally decided it.
+
+    With a :class:`CoalescingCache`, misses are first claimed for ``claim_ttl_s`` seconds; only
+    the claimed ones are judged here. The others are looked up every ``poll_s`` seconds until
+    their verdicts appear (counted as ``coalesced``, reported with ``cached=True``). A claim that
+    ends without a verdict (the pair stayed undecided, or its owner died and the claim lapsed) is
+    claimed again by a waiter; whatever is still missing after ``wait_s`` is judged here anyway
+    (``coalesce_timeouts``). Both counters count distinct pairs. ``claim_ttl_s`` and ``wait_s``
+    should exceed the longest time the inner judge takes for one batch, or pairs get judged twice.
     """
 
-    def __init__(self, judge: Judge, cache: VerdictCache) -> None:
+    def __init__(
+        self,
+        judge: Judge,
+        cache: VerdictCache,
+        *,
+        claim_ttl_s: float = 60.0,
+        wait_s: float = 60.0,
+        poll_s: float = 0.05,
+    ) -> None:
+        if claim_ttl_s <= 0 or wait_s < 0 or poll_s <= 0:
+            raise ValueError(
+                "need claim_ttl_s > 0, wait_s >= 0 and poll_s > 0, "
+                f"not {claim_ttl_s}, {wait_s} and {poll_s}"
+            )
         self.inner = judge
         self.cache = cache
         self.name = judge.name
         self.counters: Counter[str] = Counter()
+        self.claim_ttl_s = claim_ttl_s
+        self.wait_s = wait_s
+        self.poll_s = poll_s
 
     @property
     def identity(self) -> str:
@@ -47,7 +76,10 @@ class CachedJudge:
         by_key = {key: shared[hit] for key, hit in stored.items()}
         misses = [key for key in distinct if key not in stored]
         if misses:
-            by_key.update(self._judge_and_store(identity, misses, distinct))
+            if isinstance(self.cache, CoalescingCache):
+                by_key.update(self._coalesce(self.cache, identity, misses, distinct))
+            else:
+                by_key.update(self._judge_and_store(identity, misses, distinct))
 
         judgements = [by_key[key] for key in keys]
         hits = sum(1 for key in keys if key in stored)
@@ -56,6 +88,60 @@ class CachedJudge:
         self.counters["batch_duplicates"] += len(keys) - len(distinct)
         count_judgements(self.counters, judgements)
         return judgements
+
+    def _coalesce(
+        self, cache: CoalescingCache, identity: str, misses: list[str], pairs: dict[str, Pair]
+    ) -> dict[str, Judgement]:
+        """Judge the misses this process can claim, and collect the others' verdicts."""
+        answers: dict[str, Judgement] = {}
+        waiting = self._judge_claimed(cache, identity, misses, pairs, answers)
+        deadline = time.monotonic() + self.wait_s
+        while waiting:
+            waiting = self._collect(cache, waiting, answers)
+            # Free again without a verdict: the owner could not decide, or its claim lapsed.
+            waiting = self._judge_claimed(cache, identity, waiting, pairs, answers)
+            if not waiting:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.counters["coalesce_timeouts"] += len(waiting)
+                answers.update(self._judge_and_store(identity, waiting, pairs))
+                break
+            time.sleep(min(self.poll_s, left))
+        return answers
+
+    def _judge_claimed(
+        self,
+        cache: CoalescingCache,
+        identity: str,
+        keys: list[str],
+        pairs: dict[str, Pair],
+        answers: dict[str, Judgement],
+    ) -> list[str]:
+        """Claim what nobody holds, judge it, store, release; return the keys held by others."""
+        if not keys:
+            return keys
+        owned = cache.claim_many(keys, self.claim_ttl_s)
+        if not owned:
+            return keys
+        try:
+            # Another process may have stored a verdict between our lookup and our claim.
+            mine = self._collect(cache, [key for key in keys if key in owned], answers)
+            if mine:
+                answers.update(self._judge_and_store(identity, mine, pairs))
+        finally:
+            cache.release_many(list(owned))
+        return [key for key in keys if key not in owned]
+
+    def _collect(
+        self, cache: VerdictCache, keys: list[str], answers: dict[str, Judgement]
+    ) -> list[str]:
+        """Take the verdicts other processes stored meanwhile; return the keys still missing."""
+        found = cache.get_many(keys)
+        for key, hit in found.items():
+            answers[key] = Judgement(hit.verdict, hit.decided_by, cached=True)
+        self.counters["coalesced"] += len(found)
+        return [key for key in keys if key not in found]
 
     def _judge_and_store(
         self, identity: str, misses: list[str], pairs: dict[str, Pair]

@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from speciarl.judges.base import Judgement
+from speciarl.judges.base import Judge, Judgement
+from speciarl.judges.factory import judges_in
 from speciarl.verdict import VERDICTS
 
+# Counters worth a row, from whichever judge of the tree keeps them.
+_COUNTER_ROWS = (
+    ("cache_hits", "cache hits"),
+    ("cache_misses", "cache misses"),
+    ("batch_duplicates", "duplicates in the batch"),
+    ("coalesced", "answered by another process"),
+    ("llm_calls", "LLM calls"),
+    ("llm_retries", "LLM retries"),
+    ("llm_malformed", "LLM malformed answers"),
+    ("llm_failed", "LLM failures (left undecided)"),
+    ("llm_refused_malformed", "refused before the LLM (empty/too long)"),
+)
 
-def judging_summary(judgements: Sequence[Judgement], counters: Counter[str]) -> str:
-    """Verdict counts and shares, undecided pairs, who decided, and the judge's counters."""
+
+def judging_summary(judgements: Sequence[Judgement], judge: Judge) -> str:
+    """Verdict counts and shares, undecided pairs, who decided, cache and LLM counters."""
     total = len(judgements)
     verdicts = Counter(j.verdict for j in judgements)
     rows: list[tuple[str, str]] = [("pairs", str(total))]
@@ -20,9 +34,11 @@ def judging_summary(judgements: Sequence[Judgement], counters: Counter[str]) -> 
     deciders = Counter(j.judge for j in judgements if j.verdict is not None)
     for name, count in sorted(deciders.items()):
         rows.append((f"decided by {name}", _count_and_share(count, total)))
-    cached = sum(j.cached for j in judgements)
-    if cached or counters.get("cache_misses"):
-        rows.append(("cache hits", _count_and_share(cached, total)))
+    counters: Counter[str] = Counter()
+    for member in judges_in(judge):
+        for key, _ in _COUNTER_ROWS:
+            counters[key] += member.counters.get(key, 0)
+    rows.extend((label, f"{counters[key]:>8}") for key, label in _COUNTER_ROWS if counters[key])
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
