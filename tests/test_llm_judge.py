@@ -339,3 +339,30 @@ def test_adversarial_predictions_travel_only_as_json_data_and_never_crash():
 
 def test_sanitize_strips_control_and_format_characters():
     assert sanitize("a\u200bb\u202ec\x00d\te\nf") == "abcd e f"
+
+
+def test_failed_llm_verdicts_are_never_cached_and_are_asked_again(tmp_path):
+    from speciarl.judges.cache import SqliteVerdictCache
+    from speciarl.judges.cached import CachedJudge
+
+    healthy = {"on": False}
+
+    def flaky(body):
+        if not healthy["on"]:
+            return Reply(status=500)
+        return rule_responder(same_or_wrong)(body)
+
+    with ScriptedOpenAIServer(flaky) as server, SqliteVerdictCache(tmp_path / "c.sqlite") as cache:
+        judge = CachedJudge(LLMJudge(settings(server, max_retries=1)), cache)
+        assert [j.verdict for j in judge.judge(PAIRS)] == [None, None, None]
+        assert len(cache) == 0
+        healthy["on"] = True
+        assert [j.verdict for j in judge.judge(PAIRS)] == [
+            Verdict.SPECIFIC,
+            Verdict.WRONG,
+            Verdict.WRONG,
+        ]
+        assert len(cache) == 3
+        asked = len(server.requests)
+        assert [j.cached for j in judge.judge(PAIRS)] == [True, True, True]
+        assert len(server.requests) == asked
