@@ -103,6 +103,24 @@ class CacheUnavailableError(RuntimeError):
     """The cache's server cannot be reached or refuses to serve; the message says which one."""
 
 
+class ClosedOnExit:
+    """``with cache:`` closes the cache on leaving the block, whatever the backend."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class CacheSchemaError(RuntimeError):
     """The cache file was written with a layout this version of speciarl cannot read."""
 
@@ -164,7 +182,7 @@ def _enable_wal(connection: sqlite3.Connection, timeout_s: float) -> None:
             time.sleep(0.01)
 
 
-class SqliteVerdictCache:
+class SqliteVerdictCache(ClosedOnExit):
     """A verdict cache in one SQLite file, shared safely by threads and processes.
 
     WAL mode lets readers proceed while one process writes; every write takes the write lock
@@ -277,14 +295,3 @@ class SqliteVerdictCache:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,14 +15,17 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis import exceptions as redis_errors
 
-from speciarl.judges.cache import CachedVerdict, CacheEntry, CacheUnavailableError
+from speciarl.judges.cache import (
+    CachedVerdict,
+    CacheEntry,
+    CacheUnavailableError,
+    ClosedOnExit,
+)
 from speciarl.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ process is never released by its former owner, and a repaired entry is never del
 _VERDICT_BY_VALUE = {verdict.value: verdict for verdict in Verdict}
 
 
-class RedisVerdictCache:
+class RedisVerdictCache(ClosedOnExit):
     """A :class:`~speciarl.judges.cache.CoalescingCache` in one Redis database.
 
     Writes never overwrite (``SET NX``), so the first verdict stored under a key wins on every
@@ -219,17 +222,6 @@ class RedisVerdictCache:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def redact(url: str) -> str:
