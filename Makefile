@@ -17,10 +17,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
+# torch and torchvision are pinned to the releases that lie on this machine kind's disk (pip takes
+# them from there, no multi-GB download); on other machines pick the build for your CUDA.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev,train]'
 	touch $(STAMP)
 
 # The Redis cache's tests start their own throwaway server; install Debian's if it is missing.

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from speciarl.data.sample import Sample
     from speciarl.judges.hierarchy import Hierarchy
+    from speciarl.train.config import TrainConfig
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Specificity-aware RL for fine-grained open-world classification.",
@@ -315,6 +318,73 @@ def _download_progress() -> Callable[[str, int, int | None], None]:
         bar.update(done - bar.n)
 
     return report
+
+
+ConfigArgument = Annotated[Path, typer.Option("--config", help="Recipe YAML (see configs/).")]
+OverridesArgument = Annotated[
+    list[str] | None, typer.Argument(help="Recipe overrides such as optimizer.preset=dapo.")
+]
+
+
+@app.command()
+def train(
+    config: ConfigArgument,
+    overrides: OverridesArgument = None,
+    dry_run: Annotated[bool, typer.Option(help="Check the recipe and print the plan.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+) -> None:
+    """Train a policy with GRPO (or Dr.GRPO, DAPO) and the SpeciaRL reward, through TRL."""
+    from speciarl.train.grpo import check_recipe, train_grpo
+
+    recipe = _recipe(config, overrides)
+    if dry_run:
+        typer.echo(_or_fail(lambda: check_recipe(recipe)))
+        return
+    typer.echo(f"adapter saved to {train_grpo(recipe, resume=resume)}")
+
+
+@app.command()
+def sft(
+    config: ConfigArgument,
+    overrides: OverridesArgument = None,
+    dry_run: Annotated[bool, typer.Option(help="Check the recipe and print the plan.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+) -> None:
+    """The SFT baseline: fine-tune on ground-truth labels in the answer format."""
+    from speciarl.train.sft import check_sft_recipe, train_sft
+
+    recipe = _recipe(config, overrides)
+    if dry_run:
+        typer.echo(_or_fail(lambda: check_sft_recipe(recipe)))
+        return
+    typer.echo(f"adapter saved to {train_sft(recipe, resume=resume)}")
+
+
+@app.command("tiny-model")
+def tiny_model(
+    out: Annotated[Path, typer.Option(help="Folder for the checkpoint.")],
+    size: Annotated[str, typer.Option(help="tiny (0.4 M parameters) or small (4 M).")] = "tiny",
+) -> None:
+    """Build a randomly initialised Qwen2.5-VL with a locally trained tokenizer; no download."""
+    from speciarl.policy.tiny import SPECS, build_tiny_model
+
+    if size not in SPECS:
+        _fail(f"unknown size {size!r}; choose one of {', '.join(SPECS)}")
+    typer.echo(f"tiny model written to {build_tiny_model(out, SPECS[size])}")
+
+
+def _recipe(path: Path, overrides: list[str] | None) -> TrainConfig:
+    from speciarl.train.config import load_config
+
+    return _or_fail(lambda: load_config(path, overrides or []))
+
+
+def _or_fail(action: Callable[[], T]) -> T:
+    """Run ``action``; a ValueError becomes a one-line error and exit code 2."""
+    try:
+        return action()
+    except ValueError as error:
+        _fail(str(error))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,32 @@ class ScoredRollout:
     reward: RolloutReward
 
 
+def judge_rollouts(
+    completions: Sequence[str],
+    ground_truths: Sequence[str],
+    judge: Judge,
+    *,
+    max_words: int = DEFAULT_MAX_WORDS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> list[tuple[ParsedAnswer, Judgement]]:
+    """Parse every completion and judge the well-formed answers; the rest stay unjudged."""
+    if len(completions) != len(ground_truths):
+        raise ValueError(
+            f"got {len(completions)} completions and {len(ground_truths)} ground truths; "
+            "give one of each per rollout"
+        )
+    answers = [
+        extract_answer(completion, max_words=max_words, max_chars=max_chars)
+        for completion in completions
+    ]
+    judged_indices = [index for index, answer in enumerate(answers) if answer.formatted]
+    pairs = [Pair(ground_truths[index], answers[index].text or "") for index in judged_indices]
+    judgements: list[Judgement] = [UNDECIDED] * len(answers)
+    for index, judgement in zip(judged_indices, judge.judge(pairs), strict=True):
+        judgements[index] = judgement
+    return list(zip(answers, judgements, strict=True))
+
+
 def score_rollouts(
     completions: Sequence[str],
     ground_truths: Sequence[str],
@@ -39,28 +65,22 @@ def score_rollouts(
     A rollout that breaks the answer format is never sent to the judge and gets
     ``format_penalty``.
     """
-    if not len(completions) == len(ground_truths) == len(group_ids):
+    if len(group_ids) != len(completions):
         raise ValueError(
-            f"got {len(completions)} completions, {len(ground_truths)} ground truths and "
-            f"{len(group_ids)} group ids; give one of each per rollout"
+            f"got {len(completions)} completions and {len(group_ids)} group ids; "
+            "give one of each per rollout"
         )
-    answers = [
-        extract_answer(completion, max_words=max_words, max_chars=max_chars)
-        for completion in completions
-    ]
-    judged_indices = [index for index, answer in enumerate(answers) if answer.formatted]
-    pairs = [Pair(ground_truths[index], answers[index].text or "") for index in judged_indices]
-    judgements: list[Judgement] = [UNDECIDED] * len(answers)
-    for index, judgement in zip(judged_indices, judge.judge(pairs), strict=True):
-        judgements[index] = judgement
+    judged = judge_rollouts(
+        completions, ground_truths, judge, max_words=max_words, max_chars=max_chars
+    )
     rewards = batch_rewards(
-        [judgement.verdict for judgement in judgements],
+        [judgement.verdict for _, judgement in judged],
         group_ids,
         scheme,
-        [answer.formatted for answer in answers],
+        [answer.formatted for answer, _ in judged],
         format_penalty=format_penalty,
     )
     return [
         ScoredRollout(answer, judgement, reward)
-        for answer, judgement, reward in zip(answers, judgements, rewards, strict=True)
+        for (answer, judgement), reward in zip(judged, rewards, strict=True)
     ]

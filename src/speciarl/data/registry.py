@@ -200,6 +200,22 @@ REGISTRY: dict[str, DatasetSpec] = {
 }
 
 
+def combined_hierarchy(names: list[str]) -> Hierarchy:
+    """One forest holding the shipped hierarchies of several datasets, for mixed training sets.
+
+    Names shared by two datasets become ambiguous, and the taxonomy judge takes the best reading.
+    """
+    import yaml
+
+    roots: list[object] = []
+    for name in dict.fromkeys(names):
+        resource = files("speciarl") / "data" / "hierarchies" / f"{get_dataset(name).name}.yaml"
+        if not resource.is_file():
+            raise DatasetError(f"{name}: no label hierarchy is shipped")
+        roots.extend(yaml.safe_load(resource.read_text(encoding="utf-8"))["roots"])
+    return Hierarchy.from_dict({"name": "+".join(names), "roots": roots}, source="+".join(names))
+
+
 def dataset_names() -> list[str]:
     return list(REGISTRY)
 

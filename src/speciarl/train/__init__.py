@@ -1,0 +1,1 @@
+"""Training with TRL: recipes, the SpeciaRL reward function, GRPO and SFT."""

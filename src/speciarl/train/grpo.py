@@ -1,0 +1,182 @@
+"""SpeciaRL with TRL's GRPOTrainer: the recipe becomes a GRPOConfig, the reward our judge.
+
+Reads top to bottom: settings, data, judge, policy, trainer, train, save.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from speciarl.train.config import TrainConfig
+from speciarl.train.setup import (
+    load_policy,
+    lora_config,
+    main_process_first,
+    on_gpu,
+    prepare_dataset,
+    training_judge,
+)
+
+log = logging.getLogger(__name__)
+
+# What each optimiser of the paper means in TRL's terms (beta is the k3 KL coefficient).
+PRESETS: dict[str, dict[str, Any]] = {
+    "grpo": {"loss_type": "grpo", "beta": 0.01, "scale_rewards": "group", "epsilon": 0.2},
+    "dr_grpo": {"loss_type": "dr_grpo", "beta": 0.0, "scale_rewards": "none", "epsilon": 0.2},
+    "dapo": {
+        "loss_type": "dapo",
+        "beta": 0.0,
+        "scale_rewards": "group",
+        "epsilon": 0.2,
+        "epsilon_high": 0.28,
+        "mask_truncated_completions": True,
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What a run will do, as ``--dry-run`` prints it."""
+
+    run_dir: Path
+    world_size: int
+    gradient_accumulation: int
+    completions_per_step: int
+    arguments: dict[str, Any]
+
+
+def plan(config: TrainConfig) -> TrainingPlan:
+    """Check the recipe against this launch (process count, device) without loading anything."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    accumulation = config.gradient_accumulation(world)
+    return TrainingPlan(
+        run_dir=Path(config.output_dir),
+        world_size=world,
+        gradient_accumulation=accumulation,
+        completions_per_step=config.completions_per_step(),
+        arguments=grpo_arguments(config, accumulation),
+    )
+
+
+def check_recipe(config: TrainConfig) -> str:
+    """Everything ``--dry-run`` can check without loading data or a model, as a report.
+
+    Builds the ``GRPOConfig`` (TRL validates its batch arithmetic) and the judge's hierarchy.
+    """
+    from trl import GRPOConfig
+
+    from speciarl.train.setup import judge_hierarchy
+
+    steps = plan(config)
+    GRPOConfig(**steps.arguments)
+    hierarchy = judge_hierarchy(config)
+    return describe_plan(config, steps, f"{len(hierarchy.nodes)} nodes ({hierarchy.name})")
+
+
+def describe_plan(config: TrainConfig, steps: TrainingPlan, hierarchy: str) -> str:
+    optimizer = config.optimizer
+    return "\n".join(
+        [
+            f"recipe {config.name}: {optimizer.preset} with the {config.reward.scheme} reward",
+            f"model {config.model}, run folder {steps.run_dir}",
+            f"{optimizer.images_per_step} images x {optimizer.num_generations} rollouts = "
+            f"{steps.completions_per_step} completions per step on {steps.world_size} "
+            f"process(es), gradient accumulation {steps.gradient_accumulation}",
+            f"judge hierarchy: {hierarchy}; LLM: {config.judge.model or 'none'}; "
+            f"cache: {config.judge.cache or 'none'}",
+        ]
+    )
+
+
+def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
+    """Keyword arguments of ``trl.GRPOConfig`` for this recipe."""
+    optimizer, gpu = config.optimizer, on_gpu()
+    return {
+        **PRESETS[optimizer.preset],
+        "output_dir": str(Path(config.output_dir) / "checkpoints"),
+        "learning_rate": optimizer.learning_rate,
+        "lr_scheduler_type": "constant",
+        "num_generations": optimizer.num_generations,
+        "per_device_train_batch_size": optimizer.per_device_batch_size,
+        "gradient_accumulation_steps": accumulation,
+        "num_train_epochs": optimizer.epochs,
+        "max_steps": optimizer.max_steps,
+        "temperature": optimizer.temperature,
+        "max_completion_length": optimizer.max_completion_length,
+        "use_cpu": not gpu,
+        "bf16": gpu,
+        "activation_checkpointing": gpu,
+        "use_vllm": config.rollouts.use_vllm,
+        "vllm_mode": config.rollouts.vllm_mode,
+        "vllm_server_base_url": config.rollouts.vllm_server_base_url,
+        "logging_steps": config.logging_steps,
+        "save_steps": config.save_steps,
+        "report_to": config.report_to or "none",
+        "seed": config.seed,
+        "remove_unused_columns": False,
+    }
+
+
+def reward_functions(config: TrainConfig, judge: Any, run_dir: Path) -> list[Any]:
+    """The SpeciaRL reward, plus DAPO's soft overlong penalty for the dapo preset."""
+    from speciarl.train.reward_fn import RolloutLog, SpeciaRLReward
+
+    functions: list[Any] = [
+        SpeciaRLReward(
+            judge,
+            config.reward,
+            num_generations=config.optimizer.num_generations,
+            prompt_name=config.data.prompt,
+            seed=config.seed,
+            rollout_log=RolloutLog(run_dir),
+        )
+    ]
+    if config.optimizer.preset == "dapo":
+        from trl.rewards import get_soft_overlong_punishment
+
+        functions.append(
+            get_soft_overlong_punishment(
+                max_completion_len=config.optimizer.max_completion_length,
+                soft_punish_cache=config.optimizer.overlong_buffer,
+            )
+        )
+    return functions
+
+
+def train_grpo(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Train, save the LoRA adapter (and a merged model if asked); returns the adapter folder."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    steps = plan(config)
+    run_dir = steps.run_dir
+    with main_process_first():
+        dataset = prepare_dataset(config, run_dir)
+        judge = training_judge(config, run_dir)
+    model, processor = load_policy(config.model)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_functions(config, judge, run_dir),
+        args=GRPOConfig(**steps.arguments),
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=lora_config(config.lora),
+    )
+    trainer.train(resume_from_checkpoint=resume or None)
+    return save_outputs(trainer, processor, run_dir, merge=config.merge_adapter)
+
+
+def save_outputs(trainer: Any, processor: Any, run_dir: Path, *, merge: bool) -> Path:
+    """The adapter (and optionally the merged model) with the processor beside it."""
+    adapter = run_dir / "adapter"
+    trainer.save_model(str(adapter))
+    processor.save_pretrained(str(adapter))
+    if merge and trainer.accelerator.is_main_process:
+        merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+        merged.save_pretrained(str(run_dir / "merged"))
+        processor.save_pretrained(str(run_dir / "merged"))
+    log.info("adapter saved to %s", adapter)
+    return adapter

@@ -1,0 +1,137 @@
+"""What GRPO and SFT share: the training images, the judge, the policy, its LoRA adapters."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from speciarl.train.config import JudgeSettings, LoraSettings, TrainConfig
+
+DATA_FOLDER = "data/train"
+log = logging.getLogger(__name__)
+
+
+def prepare_dataset(config: TrainConfig, run_dir: Path) -> Any:
+    """The training set in TRL's format, built once into the run folder and reused on resume."""
+    from speciarl.data.build import MANIFEST_FILE, build_split, load_built
+    from speciarl.data.prepare import PartRequest, select_mixture, select_samples
+    from speciarl.prompts import load_prompt
+
+    data = config.data
+    selection = {
+        "dataset": data.dataset,
+        "split": data.split,
+        "subset": data.subset,
+        "balanced": data.balanced,
+        "parts": data.parts,
+        "seed": data.seed,
+        "source": data.source,
+    }
+    folder = run_dir / DATA_FOLDER
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_file() and json.loads(manifest.read_text())["selection"] == selection:
+        return load_built(folder)
+    root = Path(data.root) if data.root else None
+    if data.parts:
+        parts = [PartRequest.parse(text) for text in data.parts]
+        samples = select_mixture(parts, root=root, source=data.source, seed=data.seed)
+    else:
+        samples = select_samples(
+            data.dataset,
+            data.split,
+            root=root,
+            source=data.source,
+            subset=data.subset,
+            balanced=data.balanced,
+            seed=data.seed,
+        )
+    report = build_split(
+        samples, folder, load_prompt(data.prompt), metadata={"selection": selection}
+    )
+    if report.failures:
+        ids = ", ".join(f["sample_id"] for f in report.failures[:5])
+        log.warning("%d unreadable training image(s) left out: %s", len(report.failures), ids)
+    return load_built(folder)
+
+
+def training_judge(config: TrainConfig, run_dir: Path) -> Any:
+    """The cascade of the recipe: lexical, then (behind the cache) taxonomy and the LLM."""
+    from speciarl.judges.factory import build_judge, open_cache
+    from speciarl.judges.llm import LLMJudgeSettings
+
+    settings: JudgeSettings = config.judge
+    llm = None
+    if settings.endpoint is not None and settings.model is not None:
+        llm = LLMJudgeSettings(
+            endpoint=settings.endpoint,
+            model=settings.model,
+            prompt=settings.prompt,
+            concurrency=settings.concurrency,
+            batch_size=settings.batch_size,
+            max_words=config.reward.max_words,
+            max_chars=config.reward.max_chars,
+        )
+    cache = None
+    if settings.cache is not None:
+        if settings.cache.startswith(("redis://", "rediss://", "unix://")):
+            cache = open_cache(redis_url=settings.cache)
+        else:
+            cache = open_cache(path=run_dir / settings.cache)
+    return build_judge("cascade", hierarchy=judge_hierarchy(config), llm=llm, cache=cache)
+
+
+def judge_hierarchy(config: TrainConfig) -> Any:
+    """The recipe's hierarchy: named, or the training dataset's (all of a mixed set's)."""
+    from speciarl.data.prepare import PartRequest
+    from speciarl.data.registry import REGISTRY, combined_hierarchy
+    from speciarl.judges.hierarchy import Hierarchy
+
+    chosen = config.judge.hierarchy
+    if chosen is not None:
+        return REGISTRY[chosen].hierarchy() if chosen in REGISTRY else Hierarchy.load(chosen)
+    if config.data.parts:
+        return combined_hierarchy([PartRequest.parse(text).dataset for text in config.data.parts])
+    return REGISTRY[config.data.dataset].hierarchy()
+
+
+def lora_config(settings: LoraSettings) -> Any:
+    """Adapters on the named linear layers of the language model's decoder layers only."""
+    from peft import LoraConfig
+
+    names = "|".join(settings.target_modules)
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=rf".*language_model\.layers\.\d+\..*\.({names})",
+        task_type="CAUSAL_LM",
+    )
+
+
+def main_process_first() -> Any:
+    """A context in which the main process goes first (it builds the data; others then reuse it).
+
+    Creating accelerate's state here also starts the process group of a distributed launch.
+    """
+    from accelerate import PartialState
+
+    return PartialState().main_process_first()
+
+
+def on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def load_policy(model_id: str) -> tuple[Any, Any]:
+    """The vision-language model (bf16 on GPU, fp32 on CPU) and its processor."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    dtype = torch.bfloat16 if on_gpu() else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype)
+    processor = AutoProcessor.from_pretrained(model_id, padding_side="left")
+    return model, processor

@@ -1,0 +1,86 @@
+"""The SFT baseline: TRL's SFTTrainer on ground-truth labels written in the answer format.
+
+Same data, LoRA set-up and policy loading as GRPO; the target of each image is
+``<think>…</think><answer>LABEL</answer>``, and the loss covers only that completion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from speciarl.train.config import TrainConfig
+from speciarl.train.grpo import save_outputs
+from speciarl.train.setup import (
+    load_policy,
+    lora_config,
+    main_process_first,
+    on_gpu,
+    prepare_dataset,
+)
+
+REASONING = "I look at the object in the image and name it."
+
+
+def target_text(label: str) -> str:
+    """What the policy should answer for an image of ``label``."""
+    return f"<think>{REASONING}</think><answer>{label}</answer>"
+
+
+def with_targets(dataset: Any) -> Any:
+    """The TRL prompt-completion format: the built prompt plus an assistant completion."""
+    return dataset.map(
+        lambda row: {"completion": [{"role": "assistant", "content": target_text(row["label"])}]}
+    )
+
+
+def sft_arguments(config: TrainConfig) -> dict[str, Any]:
+    """Keyword arguments of ``trl.SFTConfig`` for this recipe."""
+    optimizer, gpu = config.optimizer, on_gpu()
+    return {
+        "output_dir": str(Path(config.output_dir) / "checkpoints"),
+        "learning_rate": optimizer.learning_rate,
+        "lr_scheduler_type": "constant",
+        "per_device_train_batch_size": optimizer.per_device_batch_size,
+        "num_train_epochs": optimizer.epochs,
+        "max_steps": optimizer.max_steps,
+        "use_cpu": not gpu,
+        "bf16": gpu,
+        "activation_checkpointing": gpu,
+        "logging_steps": config.logging_steps,
+        "save_steps": config.save_steps,
+        "report_to": config.report_to or "none",
+        "seed": config.seed,
+        "remove_unused_columns": False,
+        "max_length": None,
+    }
+
+
+def check_sft_recipe(config: TrainConfig) -> str:
+    """What ``sft --dry-run`` can check without data or a model: TRL accepts the arguments."""
+    from trl import SFTConfig
+
+    SFTConfig(**sft_arguments(config))
+    return (
+        f"recipe {config.name}: SFT on {config.data.dataset} labels, model {config.model}, "
+        f"run folder {config.output_dir}"
+    )
+
+
+def train_sft(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Fine-tune on the labels; returns the adapter folder."""
+    from trl import SFTConfig, SFTTrainer
+
+    run_dir = Path(config.output_dir)
+    with main_process_first():
+        dataset = with_targets(prepare_dataset(config, run_dir))
+    model, processor = load_policy(config.model)
+    trainer = SFTTrainer(
+        model=model,
+        args=SFTConfig(**sft_arguments(config)),
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=lora_config(config.lora),
+    )
+    trainer.train(resume_from_checkpoint=resume or None)
+    return save_outputs(trainer, processor, run_dir, merge=config.merge_adapter)
