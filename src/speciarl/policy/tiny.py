@@ -69,6 +69,18 @@ SPECS = {
         vision_heads=4,
         vocab_size=2048,
     ),
+    "medium": TinySpec(
+        hidden_size=1024,
+        layers=8,
+        heads=16,
+        kv_heads=4,
+        intermediate_size=2816,
+        vision_hidden_size=512,
+        vision_depth=8,
+        vision_heads=8,
+        vocab_size=4096,
+        image_pixels=224,
+    ),
 }
 
 
