@@ -164,3 +164,14 @@ def test_two_processes_train_with_groups_split_between_them(tmp_path, tiny_model
     assert all(len(ranks) == 4 for ranks in groups.values())
     assert any(set(ranks) == {0, 1} for ranks in groups.values())  # a group was split
     assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    "recipe_file",
+    sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")),
+    ids=lambda p: p.stem,
+)
+def test_every_recipe_passes_the_dry_run(recipe_file):
+    result = runner.invoke(app, ["train", "--config", str(recipe_file), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "completions per step" in result.stdout
