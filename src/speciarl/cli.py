@@ -320,6 +320,212 @@ def _download_progress() -> Callable[[str, int, int | None], None]:
     return report
 
 
+OutOption = Annotated[Path, typer.Option("--out", help="Evaluation folder.")]
+EmbeddingOption = Annotated[
+    str | None, typer.Option(help="Sentence-embedding model for semantic similarity.")
+]
+InclusionEndpointOption = Annotated[
+    str | None, typer.Option(help="OpenAI-style URL of the LLM for LLM inclusion.")
+]
+InclusionModelOption = Annotated[str | None, typer.Option(help="Model id for LLM inclusion.")]
+RepairOption = Annotated[
+    bool, typer.Option(help="Move corrupt lines of the stores aside and redo those items.")
+]
+
+
+@app.command("predict")
+def predict_command(
+    model: Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")],
+    datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")],
+    out: OutOption,
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder.")] = None,
+    split: Annotated[str, typer.Option(help="Split to predict on.")] = "test",
+    subset: Annotated[int | None, typer.Option(help="A seeded subset of N images.")] = None,
+    root: RootOption = None,
+    source: SourceOption = "local",
+    backend: Annotated[str, typer.Option(help="transformers or vllm.")] = "transformers",
+    n: Annotated[int, typer.Option(help="Predictions per image.")] = 1,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per prediction.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Images per generation batch.")] = 8,
+    seed: Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")] = 0,
+    prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    repair: RepairOption = False,
+) -> None:
+    """Run a policy over dataset splits; restartable, one JSONL record per prediction."""
+    from speciarl.evaluate.pipeline import EvalPlan, run_predictions
+
+    plan = _or_fail(
+        lambda: EvalPlan.create(
+            model=model,
+            adapter=adapter,
+            datasets=datasets,
+            split=split,
+            subset=subset,
+            root=root,
+            source=source,
+            backend=backend,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            prompt=prompt,
+        )
+    )
+    _or_fail(lambda: run_predictions(plan, out, repair=repair, echo=_stderr))
+
+
+@app.command("verify")
+def verify_command(
+    out: OutOption,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Judge model id.")] = None,
+    judge_prompt: Annotated[str, typer.Option(help="Judge prompt name.")] = "base",
+    cache: Annotated[Path | None, typer.Option(help="SQLite verdict cache file.")] = None,
+    redis: Annotated[str | None, typer.Option(help="Redis URL of a shared verdict cache.")] = None,
+    repair: RepairOption = False,
+) -> None:
+    """Judge the stored predictions with the cascade; undecided ones are retried next time."""
+    from speciarl.evaluate.pipeline import run_verification
+
+    _or_fail(
+        lambda: run_verification(
+            out,
+            endpoint=endpoint,
+            judge_model=judge_model,
+            judge_prompt=judge_prompt,
+            cache=cache,
+            redis=redis,
+            repair=repair,
+            echo=_stderr,
+        )
+    )
+
+
+@app.command("report")
+def report_command(
+    out: OutOption,
+    name: Annotated[str | None, typer.Option(help="Model name in tables and plots.")] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    embedding_model: EmbeddingOption = None,
+    inclusion_endpoint: InclusionEndpointOption = None,
+    inclusion_model: InclusionModelOption = None,
+) -> None:
+    """Write report.json, report.md and the plots of an evaluation folder."""
+    from speciarl.evaluate.pipeline import run_report
+
+    typer.echo(
+        _or_fail(
+            lambda: run_report(
+                out,
+                name=name,
+                resamples=resamples,
+                embedding_model=embedding_model,
+                inclusion_endpoint=inclusion_endpoint,
+                inclusion_model=inclusion_model,
+            )
+        )
+    )
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[Path], typer.Argument(help="Evaluation folders or report.json files.")],
+) -> None:
+    """Print the paper-style table across methods."""
+    from speciarl.evaluate.pipeline import compare_runs
+
+    typer.echo(_or_fail(lambda: compare_runs(runs)))
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")],
+    datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")],
+    out: OutOption,
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder.")] = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
+    subset: Annotated[int | None, typer.Option(help="A seeded subset of N images.")] = None,
+    root: RootOption = None,
+    source: SourceOption = "local",
+    backend: Annotated[str, typer.Option(help="transformers or vllm.")] = "transformers",
+    n: Annotated[int, typer.Option(help="Predictions per image.")] = 1,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per prediction.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Images per generation batch.")] = 8,
+    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
+    prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    endpoint: Annotated[
+        str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Judge model id.")] = None,
+    judge_prompt: Annotated[str, typer.Option(help="Judge prompt name.")] = "base",
+    cache: Annotated[Path | None, typer.Option(help="SQLite verdict cache file.")] = None,
+    redis: Annotated[str | None, typer.Option(help="Redis URL of a shared verdict cache.")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name in tables and plots.")] = None,
+    embedding_model: EmbeddingOption = None,
+    inclusion_endpoint: InclusionEndpointOption = None,
+    inclusion_model: InclusionModelOption = None,
+    repair: RepairOption = False,
+) -> None:
+    """predict + verify + report over several datasets in one command (restartable)."""
+    from speciarl.evaluate.pipeline import EvalPlan, run_predictions, run_report, run_verification
+
+    plan = _or_fail(
+        lambda: EvalPlan.create(
+            model=model,
+            adapter=adapter,
+            datasets=datasets,
+            split=split,
+            subset=subset,
+            root=root,
+            source=source,
+            backend=backend,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            prompt=prompt,
+        )
+    )
+    _or_fail(lambda: run_predictions(plan, out, repair=repair, echo=_stderr))
+    _or_fail(
+        lambda: run_verification(
+            out,
+            endpoint=endpoint,
+            judge_model=judge_model,
+            judge_prompt=judge_prompt,
+            cache=cache,
+            redis=redis,
+            repair=repair,
+            echo=_stderr,
+        )
+    )
+    typer.echo(
+        _or_fail(
+            lambda: run_report(
+                out,
+                name=name,
+                embedding_model=embedding_model,
+                inclusion_endpoint=inclusion_endpoint,
+                inclusion_model=inclusion_model,
+            )
+        )
+    )
+
+
+def _stderr(message: str) -> None:
+    typer.echo(message, err=True)
+
+
 ConfigArgument = Annotated[Path, typer.Option("--config", help="Recipe YAML (see configs/).")]
 OverridesArgument = Annotated[
     list[str] | None, typer.Argument(help="Recipe overrides such as optimizer.preset=dapo.")

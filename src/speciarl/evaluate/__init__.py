@@ -1,0 +1,1 @@
+"""Evaluation: predict, verify, report, with resumable stores."""

@@ -1,0 +1,79 @@
+"""Judging stored predictions, resumably: decided verdicts are stored, undecided ones retried.
+
+A prediction whose answer breaks the format is stored with no verdict (it counts as not correct
+and is reported apart); a well-formed answer no judge could decide is not stored, so the next
+run asks again; a prediction that failed (its image was unreadable) has nothing to judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from speciarl.answer import DEFAULT_MAX_CHARS, DEFAULT_MAX_WORDS
+from speciarl.evaluate.store import RecordStore
+from speciarl.judges.base import Judge
+from speciarl.rollouts import judge_rollouts
+
+VERDICT_FIELDS = ("answer_status", "verdict", "judge")
+
+
+@dataclass
+class VerifySummary:
+    judged: int = 0
+    format_failures: int = 0
+    undecided: int = 0
+    prediction_errors: int = 0
+    already_done: int = 0
+
+
+def verify(
+    predictions: RecordStore,
+    verdicts: RecordStore,
+    judge: Judge,
+    *,
+    chunk_size: int = 512,
+    max_words: int = DEFAULT_MAX_WORDS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    progress: Callable[[int], None] | None = None,
+    repair: bool = False,
+) -> VerifySummary:
+    """Judge every prediction that has no stored verdict yet; append after each chunk."""
+    stored = predictions.load(repair=repair)
+    done = verdicts.load(repair=repair)
+    summary = VerifySummary(already_done=len(done))
+    summary.prediction_errors = sum(record["error"] is not None for record in stored.values())
+    todo = [r for key, r in stored.items() if key not in done and r["error"] is None]
+    if progress is not None:
+        progress(len(stored) - len(todo))
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        judged = judge_rollouts(
+            [record["completion"] for record in chunk],
+            [record["label"] for record in chunk],
+            judge,
+            max_words=max_words,
+            max_chars=max_chars,
+        )
+        records: list[dict[str, Any]] = []
+        for prediction, (answer, judgement) in zip(chunk, judged, strict=True):
+            if answer.formatted and judgement.verdict is None:
+                summary.undecided += 1
+                continue
+            summary.format_failures += not answer.formatted
+            summary.judged += answer.formatted
+            records.append(
+                {
+                    "sample_id": prediction["sample_id"],
+                    "prediction_index": prediction["prediction_index"],
+                    "answer": answer.text,
+                    "answer_status": answer.status.value,
+                    "verdict": judgement.verdict.value if judgement.verdict else None,
+                    "judge": judgement.judge,
+                }
+            )
+        verdicts.append(records)
+        if progress is not None:
+            progress(len(chunk))
+    return summary
