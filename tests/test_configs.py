@@ -12,7 +12,7 @@ import yaml
 
 from speciarl.data.prepare import PartRequest
 from speciarl.data.registry import REGISTRY, get_dataset
-from speciarl.train.config import TrainConfig, load_config
+from speciarl.train.config import ConfigError, TrainConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -441,3 +441,14 @@ def test_deepspeed_launch_builds_a_zero3_plugin(clean_environ, name, extra):
     assert plugin.zero3_init_flag is True
     assert plugin.gradient_accumulation_steps == "auto"
     assert plugin.deepspeed_config["zero_optimization"]["stage"] == 3
+
+
+def test_lora_null_means_full_fine_tuning(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("lora: null\n")
+    assert load_config(path).lora is None
+    path.write_text("lora: {r: 4}\n")
+    assert load_config(path).lora.r == 4
+    path.write_text("lora: 3\n")
+    with pytest.raises(ConfigError, match="lora must be a section"):
+        load_config(path)

@@ -175,3 +175,16 @@ def test_every_recipe_passes_the_dry_run(recipe_file):
     result = runner.invoke(app, ["train", "--config", str(recipe_file), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "completions per step" in result.stdout
+
+
+def test_full_fine_tuning_without_lora_saves_the_whole_model(tmp_path, tiny_model):
+    from transformers import AutoModelForImageTextToText
+
+    config = load_config(recipe(tmp_path, tiny_model, lora=None, optimizer__max_steps=1))
+    assert config.lora is None
+    saved = train_sft(config)
+    assert saved.name == "model" and (saved / "config.json").is_file()
+    assert AutoModelForImageTextToText.from_pretrained(saved) is not None
+    (tmp_path / "g").mkdir()
+    grpo = load_config(recipe(tmp_path / "g", tiny_model, lora=None, optimizer__max_steps=1))
+    assert train_grpo(grpo).name == "model"

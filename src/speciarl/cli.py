@@ -546,7 +546,7 @@ def train(
     if dry_run:
         typer.echo(_or_fail(lambda: check_recipe(recipe)))
         return
-    typer.echo(f"adapter saved to {train_grpo(recipe, resume=resume)}")
+    typer.echo(f"saved to {train_grpo(recipe, resume=resume)}")
 
 
 @app.command()
@@ -563,7 +563,7 @@ def sft(
     if dry_run:
         typer.echo(_or_fail(lambda: check_sft_recipe(recipe)))
         return
-    typer.echo(f"adapter saved to {train_sft(recipe, resume=resume)}")
+    typer.echo(f"saved to {train_sft(recipe, resume=resume)}")
 
 
 @app.command("tiny-model")

@@ -128,7 +128,8 @@ class TrainConfig:
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     reward: RewardSettings = field(default_factory=RewardSettings)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    lora: LoraSettings = field(default_factory=LoraSettings)
+    lora: LoraSettings | None = field(default_factory=LoraSettings)
+    """``null`` trains every weight (full fine-tuning), as tiny CPU models need."""
     rollouts: RolloutSettings = field(default_factory=RolloutSettings)
     report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
     logging_steps: int = 1
@@ -156,7 +157,10 @@ class TrainConfig:
                 self.optimizer.max_completion_length > self.optimizer.overlong_buffer >= 0,
                 "optimizer.overlong_buffer must be below max_completion_length",
             ),
-            (self.lora.r >= 1 and self.lora.alpha >= 1, "lora.r and lora.alpha must be positive"),
+            (
+                self.lora is None or (self.lora.r >= 1 and self.lora.alpha >= 1),
+                "lora.r and lora.alpha must be positive",
+            ),
             (
                 self.rollouts.vllm_mode in ("colocate", "server"),
                 "rollouts.vllm_mode must be colocate or server",
@@ -228,13 +232,27 @@ def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
     arguments = {}
     for name, value in values.items():
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        section = _section_type(hint)
+        if section is not None and (value is not None or not _optional(hint)):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{where}{name} must be a section of settings")
-            arguments[name] = _build(hint, value, f"{where}{name}.")
+            arguments[name] = _build(section, value, f"{where}{name}.")
+        elif section is not None:
+            arguments[name] = None
         else:
             arguments[name] = _checked(value, hint, f"{where}{name}")
     return cls(**arguments)
+
+
+def _section_type(hint: Any) -> type | None:
+    """The settings dataclass a field holds, if it is a section (possibly optional)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    sections = [option for option in options if dataclasses.is_dataclass(option)]
+    return sections[0] if sections else None
+
+
+def _optional(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
 
 
 def _checked(value: Any, hint: Any, key: str) -> Any:

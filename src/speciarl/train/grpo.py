@@ -166,17 +166,22 @@ def train_grpo(config: TrainConfig, *, resume: bool = False) -> Path:
         peft_config=lora_config(config.lora),
     )
     trainer.train(resume_from_checkpoint=resume or None)
-    return save_outputs(trainer, processor, run_dir, merge=config.merge_adapter)
+    return save_outputs(
+        trainer, processor, run_dir, merge=config.merge_adapter, adapter=config.lora is not None
+    )
 
 
-def save_outputs(trainer: Any, processor: Any, run_dir: Path, *, merge: bool) -> Path:
-    """The adapter (and optionally the merged model) with the processor beside it."""
-    adapter = run_dir / "adapter"
-    trainer.save_model(str(adapter))
-    processor.save_pretrained(str(adapter))
-    if merge and trainer.accelerator.is_main_process:
+def save_outputs(
+    trainer: Any, processor: Any, run_dir: Path, *, merge: bool, adapter: bool = True
+) -> Path:
+    """The adapter (or, after full fine-tuning, the whole model in ``RUN/model``) with the
+    processor beside it, and optionally the merged model."""
+    folder = run_dir / ("adapter" if adapter else "model")
+    trainer.save_model(str(folder))
+    processor.save_pretrained(str(folder))
+    if merge and adapter and trainer.accelerator.is_main_process:
         merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
         merged.save_pretrained(str(run_dir / "merged"))
         processor.save_pretrained(str(run_dir / "merged"))
-    log.info("adapter saved to %s", adapter)
-    return adapter
+    log.info("saved to %s", folder)
+    return folder

@@ -96,8 +96,11 @@ def judge_hierarchy(config: TrainConfig) -> Any:
     return REGISTRY[config.data.dataset].hierarchy()
 
 
-def lora_config(settings: LoraSettings) -> Any:
-    """Adapters on the named linear layers of the language model's decoder layers only."""
+def lora_config(settings: LoraSettings | None) -> Any:
+    """Adapters on the named linear layers of the language model's decoder layers only;
+    ``None`` (full fine-tuning) without settings."""
+    if settings is None:
+        return None
     from peft import LoraConfig
 
     names = "|".join(settings.target_modules)

@@ -83,4 +83,6 @@ def train_sft(config: TrainConfig, *, resume: bool = False) -> Path:
         peft_config=lora_config(config.lora),
     )
     trainer.train(resume_from_checkpoint=resume or None)
-    return save_outputs(trainer, processor, run_dir, merge=config.merge_adapter)
+    return save_outputs(
+        trainer, processor, run_dir, merge=config.merge_adapter, adapter=config.lora is not None
+    )
