@@ -38,14 +38,9 @@ def shipped_class_list(name: str) -> list[str]:
 
 
 def cleaned_labels(name: str) -> list[str]:
-    """The dataset's class ids, in order, cleaned as the loader cleans them.
-
-    Pets' class list capitalises the cat breeds, but CoOp's split file, which the loader reads,
-    names every breed in lower case (``abyssinian``), and the hierarchy follows the loader.
-    """
+    """The dataset's class ids, in order, cleaned as the loader cleans them."""
     spec = get_dataset(name)
-    labels = [spec.clean_label(class_id) for class_id in spec.class_ids()]
-    return [label.lower() for label in labels] if name == "oxford_pets" else labels
+    return [spec.clean_label(class_id) for class_id in spec.class_ids()]
 
 
 def dataset_fixtures(name: str) -> tuple[Callable[[], Hierarchy], Callable[[], list[str]]]:

@@ -199,3 +199,10 @@ def test_loading_reads_no_image(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "read_bytes", refuse)
     assert len(get_dataset("cub200").load("train", root=tmp_path)) == 3
+
+
+def test_pets_labels_are_the_same_from_the_split_file_and_a_hub_copy():
+    spec = get_dataset("oxford_pets")
+    assert spec.clean_label("Abyssinian") == spec.clean_label("abyssinian") == "abyssinian"
+    assert spec.clean_label("american_bulldog") == "american bulldog"
+    assert get_dataset("caltech101").clean_label("Faces_easy") == "face"

@@ -37,10 +37,14 @@ class CoopDataset:
     splits: tuple[str, ...] = COOP_SPLITS
     renames: Mapping[str, str] = field(default_factory=dict)
     """Raw class ids CoOp renames (Caltech ``Faces_easy`` -> ``face``)."""
+    lower_case: bool = False
+    """CoOp lower-cases Pets breeds; Hub copies keep the archive's capitals (``Abyssinian``)."""
 
     def clean_label(self, class_id: str) -> str:
-        """The class name with CoOp's renames, underscores as spaces."""
-        return " ".join(self.renames.get(class_id, class_id).replace("_", " ").split())
+        """The class name with CoOp's renames, underscores as spaces: the same label whichever
+        source (split file or Hub copy) the class id came from."""
+        name = " ".join(self.renames.get(class_id, class_id).replace("_", " ").split())
+        return name.lower() if self.lower_case else name
 
     def dataset_folder(self, root: Path) -> Path:
         if not root.is_dir():
@@ -122,6 +126,7 @@ OXFORD_PETS = CoopDataset(
     folder="oxford_pets",
     image_folder="images",
     split_file=SplitFile("split_zhou_OxfordPets.json", "1501r8Ber4nNKvmlFVQZ8SeUHTcdTTEqs"),
+    lower_case=True,
     homepage="https://www.robots.ox.ac.uk/~vgg/data/pets/",
     downloads=(
         Download(
