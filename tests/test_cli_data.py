@@ -95,6 +95,10 @@ def test_data_build_errors_are_named(tmp_path):
             "unknown split 'dev'",
         ),
         (
+            ["data", "build", "synthetic", "--layout", "xml", "--out", str(tmp_path)],
+            "unknown layout 'xml'",
+        ),
+        (
             ["data", "build", "synthetic", "--prompt", "terse", "--out", str(tmp_path)],
             "unknown prompt 'terse'",
         ),

@@ -400,3 +400,32 @@ def test_verdicts_are_shared_through_redis(env, redis_server):
     cached = verl.get_judge().judge([Pair(STRIPED, "red circle")])[0]
     assert cached.verdict is Verdict.LESS_SPECIFIC
     assert cached.cached
+
+
+def test_a_verl_layout_build_feeds_compute_score_batch(tmp_path, monkeypatch):
+    """`speciarl data build --layout verl` writes what verl's batch manager hands the hook."""
+    import pyarrow.parquet as pq
+
+    from speciarl.data.build import build_split
+    from speciarl.data.prepare import select_samples
+    from speciarl.prompts import load_prompt
+
+    monkeypatch.setenv("SPECIARL_JUDGE_HIERARCHY", "synthetic")
+    verl.reset()
+    samples = select_samples("synthetic", "test", subset=3)
+    build_split(samples, tmp_path, load_prompt("general"), layout="verl")
+    rows = pq.read_table(tmp_path / "data.parquet").to_pylist()
+    assert rows[0]["prompt"][0]["content"].startswith("<image>")
+    assert len(rows[0]["images"]) == 1 and rows[0]["images"][0]["bytes"]
+    assert rows[0]["extra_info"]["sample_id"] == samples[0].sample_id
+    repeated = [row for row in rows for _ in range(2)]  # two rollouts per prompt
+    scores = verl.compute_score_batch(
+        data_sources=[row["data_source"] for row in repeated],
+        solution_strs=[
+            f"<answer>{row['reward_model']['ground_truth']}</answer>" for row in repeated
+        ],
+        ground_truths=[row["reward_model"]["ground_truth"] for row in repeated],
+        extra_infos=[row["extra_info"] for row in repeated],
+    )
+    assert scores == [1.0] * 6
+    verl.reset()

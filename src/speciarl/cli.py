@@ -224,11 +224,12 @@ def data_build(
         list[str] | None, typer.Option(help="For 'mixed': NAME:SPLIT:COUNT, repeatable.")
     ] = None,
     prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    layout: Annotated[str, typer.Option(help="trl (default) or verl (its RL dataset).")] = "trl",
     root: RootOption = None,
     source: SourceOption = "local",
     hub_id: HubIdOption = None,
 ) -> None:
-    """Write a split (or a mixed set) in TRL's conversational format as Parquet."""
+    """Write a split (or a mixed set) as Parquet in TRL's conversational format, or verl's."""
     from speciarl.data.build import build_split
     from speciarl.data.prepare import PartRequest, select_mixture, select_samples
     from speciarl.prompts import load_prompt
@@ -260,8 +261,15 @@ def data_build(
             }
     except ValueError as error:
         _fail(str(error))
-    report = build_split(
-        samples, out, policy_prompt, metadata=metadata, progress=_bar(len(samples), "building")
+    report = _or_fail(
+        lambda: build_split(
+            samples,
+            out,
+            policy_prompt,
+            metadata=metadata,
+            progress=_bar(len(samples), "building"),
+            layout=layout,
+        )
     )
     typer.echo(f"wrote {report.written} samples to {out}", err=True)
     for failure in report.failures:

@@ -42,17 +42,27 @@ def build_split(
     *,
     metadata: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    layout: str = "trl",
 ) -> BuildReport:
-    """Write ``samples`` to ``out_dir/data.parquet`` and a manifest, both atomically."""
+    """Write ``samples`` to ``out_dir/data.parquet`` and a manifest, both atomically.
+
+    ``layout="verl"`` writes verl's RL dataset layout instead: the image marked by ``<image>`` in
+    the prompt, an ``images`` list, and the reward columns of
+    :func:`speciarl.integrations.verl.verl_row_fields` (with ``extra_info.sample_id``).
+    """
     import pyarrow.parquet as pq
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     report = BuildReport()
-    schema = _features().arrow_schema
+    schema = LAYOUTS[layout][1]().arrow_schema
+    make_row = LAYOUTS[layout][0]
     with atomic_path(out_dir / DATA_FILE) as partial, pq.ParquetWriter(partial, schema) as writer:
-        for batch in _batches(samples, prompt, report, progress):
+        for batch in _batches(samples, prompt, report, progress, make_row):
             writer.write_batch(_to_arrow(batch, schema))
     manifest = {
         **(metadata or {}),
+        "layout": layout,
         "prompt": {"name": prompt.name, "version": prompt.version, "digest": prompt.digest},
         "rows": report.written,
         "failures": report.failures,
@@ -68,8 +78,8 @@ def _batches(
     prompt: PolicyPrompt,
     report: BuildReport,
     progress: Callable[[int], None] | None,
+    make_row: RowMaker,
 ) -> Iterator[list[dict[str, Any]]]:
-    messages = conversation(prompt)
     batch: list[dict[str, Any]] = []
     for sample in samples:
         try:
@@ -78,7 +88,7 @@ def _batches(
         except ImageReadError as error:
             report.failures.append({"sample_id": sample.sample_id, "error": str(error)})
         else:
-            batch.append(_row(sample, data, messages))
+            batch.append(make_row(sample, data, prompt))
             report.written += 1
         if progress is not None:
             progress(1)
@@ -89,7 +99,7 @@ def _batches(
         yield batch
 
 
-def _row(sample: Sample, data: bytes, messages: list[dict[str, str]]) -> dict[str, Any]:
+def _trl_row(sample: Sample, data: bytes, prompt: PolicyPrompt) -> dict[str, Any]:
     return {
         "sample_id": sample.sample_id,
         "data_source": sample.dataset,
@@ -97,12 +107,40 @@ def _row(sample: Sample, data: bytes, messages: list[dict[str, str]]) -> dict[st
         "index": sample.index,
         "label": sample.label,
         "class_id": sample.class_id,
-        "prompt": messages,
+        "prompt": conversation(prompt),
         "image": {"bytes": data, "path": None},
     }
 
 
-def _features() -> Any:
+def _verl_row(sample: Sample, data: bytes, prompt: PolicyPrompt) -> dict[str, Any]:
+    from speciarl.integrations.verl import verl_row_fields
+
+    fields = verl_row_fields(sample.sample_id, sample.dataset, sample.label, sample.index)
+    return {
+        "prompt": [{"role": "user", "content": "<image>" + prompt.text}],
+        "images": [{"bytes": data, "path": None}],
+        "ability": "classification",
+        **fields,
+    }
+
+
+def _verl_features() -> Any:
+    import datasets
+
+    text = datasets.Value("string")
+    return datasets.Features(
+        {
+            "prompt": [{"role": text, "content": text}],
+            "images": [datasets.Image()],
+            "ability": text,
+            "data_source": text,
+            "reward_model": {"style": text, "ground_truth": text},
+            "extra_info": {"sample_id": text, "index": datasets.Value("int64")},
+        }
+    )
+
+
+def _trl_features() -> Any:
     import datasets
 
     return datasets.Features(
@@ -117,6 +155,13 @@ def _features() -> Any:
             "image": datasets.Image(),
         }
     )
+
+
+RowMaker = Callable[[Sample, bytes, PolicyPrompt], dict[str, Any]]
+LAYOUTS: dict[str, tuple[RowMaker, Callable[[], Any]]] = {
+    "trl": (_trl_row, _trl_features),
+    "verl": (_verl_row, _verl_features),
+}
 
 
 def _to_arrow(rows: list[dict[str, Any]], schema: Any) -> Any:
