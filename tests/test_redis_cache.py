@@ -450,3 +450,50 @@ def test_processes_missing_the_same_pairs_at_once_judge_each_only_once(
     shared = sum(c.get("coalesced", 0) + c.get("cache_hits", 0) for c in counters)
     assert shared == sum(map(len, batches)) - len(pairs)
     assert _claims_left(redis_server) == []
+
+
+class _SlowCountingJudge:
+    """Takes ``seconds`` per batch and counts the pairs it judges, across threads."""
+
+    name = "slow"
+    identity = "slow:v1"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.counters: Counter[str] = Counter()
+        self.judged: list[Pair] = []
+        self._lock = threading.Lock()
+
+    def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
+        time.sleep(self.seconds)
+        with self._lock:
+            self.judged.extend(pairs)
+        return [Judgement(Verdict.SPECIFIC, self.name) for _ in pairs]
+
+
+def test_claims_are_renewed_while_a_long_judge_call_runs(redis_server: RedisServer) -> None:
+    """The owner's claim (0.3 s) outlives its 1.2 s judge call, so the waiter never judges."""
+    judge = _SlowCountingJudge(1.2)
+    pairs = [Pair("samoyed", "samoyed"), Pair("dog", "samoyed")]
+    owner = CachedJudge(judge, _open(redis_server), claim_ttl_s=0.3, wait_s=5.0, poll_s=0.05)
+    waiter = CachedJudge(judge, _open(redis_server), claim_ttl_s=0.3, wait_s=5.0, poll_s=0.05)
+    results: dict[str, list[Judgement]] = {}
+    first = threading.Thread(target=lambda: results.setdefault("owner", owner.judge(pairs)))
+    first.start()
+    time.sleep(0.6)  # past the claim's first lifetime: only renewal keeps it
+    results["waiter"] = waiter.judge(pairs)
+    first.join()
+    assert len(judge.judged) == 2  # each pair judged once, by the owner
+    assert waiter.counters["coalesced"] == 2
+    assert [j.verdict for j in results["waiter"]] == [Verdict.SPECIFIC, Verdict.SPECIFIC]
+
+
+def test_renewal_extends_only_claims_still_owned(redis_server: RedisServer) -> None:
+    first, second = _open(redis_server), _open(redis_server)
+    assert first.claim_many(["k"], 0.2) == {"k"}
+    second.renew_many(["k"], 60.0)  # not the owner: nothing changes
+    time.sleep(0.3)
+    assert second.claim_many(["k"], 0.2) == {"k"}
+    first.renew_many(["k"], 60.0)  # no longer the owner
+    time.sleep(0.3)
+    assert first.claim_many(["k"], 1.0) == {"k"}

@@ -98,6 +98,10 @@ class CoalescingCache(VerdictCache, Protocol):
         """Give up the claims on ``keys`` that this caller still owns; others' stay untouched."""
         ...
 
+    def renew_many(self, keys: Sequence[str], ttl_s: float) -> None:
+        """Extend to ``ttl_s`` the claims on ``keys`` this caller still owns (a long judge call)."""
+        ...
+
 
 class CacheUnavailableError(RuntimeError):
     """The cache's server cannot be reached or refuses to serve; the message says which one."""

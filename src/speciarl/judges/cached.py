@@ -11,14 +11,19 @@ verdicts of the rest.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 from speciarl.answer import normalize
 from speciarl.judges.base import Judge, Judgement, Pair, count_judgements
 from speciarl.judges.cache import CacheEntry, CoalescingCache, VerdictCache, cache_key
+
+log = logging.getLogger(__name__)
 
 
 class CachedJudge:
@@ -128,7 +133,8 @@ class CachedJudge:
             # Another process may have stored a verdict between our lookup and our claim.
             mine = self._collect(cache, [key for key in keys if key in owned], answers)
             if mine:
-                answers.update(self._judge_and_store(identity, mine, pairs))
+                with _kept_claimed(cache, mine, self.claim_ttl_s):
+                    answers.update(self._judge_and_store(identity, mine, pairs))
         finally:
             cache.release_many(list(owned))
         return [key for key in keys if key not in owned]
@@ -174,6 +180,32 @@ class CachedJudge:
             fresh[key] = answer
         self.cache.put_many(entries)
         return fresh
+
+
+@contextmanager
+def _kept_claimed(cache: CoalescingCache, keys: list[str], ttl_s: float) -> Iterator[None]:
+    """Renew ``keys``' claims every third of their lifetime while the block runs.
+
+    A judge call can outlast a claim (thousands of LLM requests); without renewal other
+    processes would take the pairs over and judge them a second time.
+    """
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl_s / 3):
+            try:
+                cache.renew_many(keys, ttl_s)
+            except Exception:  # a failed renewal only risks a duplicate judge call
+                log.warning("could not renew %d claim(s)", len(keys), exc_info=True)
+                return
+
+    renewer = threading.Thread(target=renew, daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def _key_pairs(identity: str, pairs: Sequence[Pair]) -> tuple[list[str], dict[str, Pair]]:

@@ -55,6 +55,17 @@ for _, key in ipairs(KEYS) do
 end
 return deleted
 """
+
+# Compare-and-extend: a claim is extended only while it still holds this instance's token.
+_EXPIRE_IF_VALUE = """
+local renewed = 0
+for _, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[1] then
+        renewed = renewed + redis.call('PEXPIRE', key, ARGV[2])
+    end
+end
+return renewed
+"""
 """Compare-and-delete, atomic on the server: a claim that lapsed and was taken by another
 process is never released by its former owner, and a repaired entry is never deleted."""
 
@@ -96,6 +107,7 @@ class RedisVerdictCache(ClosedOnExit):
             socket_connect_timeout=timeout_s,
         )
         self._delete_if_value = self._client.register_script(_DELETE_IF_VALUE)
+        self._expire_if_value = self._client.register_script(_EXPIRE_IF_VALUE)
         try:
             with self._connection() as client:
                 client.ping()
@@ -215,6 +227,17 @@ class RedisVerdictCache(ClosedOnExit):
                 chunk = unique[start : start + _CHUNK]
                 self._delete_if_value(
                     keys=[self._claim_prefix + key for key in chunk], args=[self._token]
+                )
+
+    def renew_many(self, keys: Sequence[str], ttl_s: float) -> None:
+        """Extend the claims on ``keys`` this instance still holds to ``ttl_s`` from now."""
+        unique = list(dict.fromkeys(keys))
+        ttl_ms = _milliseconds(ttl_s)
+        with self._connection():
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                self._expire_if_value(
+                    keys=[self._claim_prefix + key for key in chunk], args=[self._token, ttl_ms]
                 )
 
     def close(self) -> None:
