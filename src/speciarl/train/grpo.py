@@ -16,8 +16,8 @@ from speciarl.train.setup import (
     load_policy,
     lora_config,
     main_process_first,
-    on_gpu,
     prepare_dataset,
+    trainer_arguments,
     training_judge,
 )
 
@@ -94,30 +94,17 @@ def describe_plan(config: TrainConfig, steps: TrainingPlan, hierarchy: str) -> s
 
 def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
     """Keyword arguments of ``trl.GRPOConfig`` for this recipe."""
-    optimizer, gpu = config.optimizer, on_gpu()
+    optimizer = config.optimizer
     return {
+        **trainer_arguments(config),
         **PRESETS[optimizer.preset],
-        "output_dir": str(Path(config.output_dir) / "checkpoints"),
-        "learning_rate": optimizer.learning_rate,
-        "lr_scheduler_type": "constant",
         "num_generations": optimizer.num_generations,
-        "per_device_train_batch_size": optimizer.per_device_batch_size,
         "gradient_accumulation_steps": accumulation,
-        "num_train_epochs": optimizer.epochs,
-        "max_steps": optimizer.max_steps,
         "temperature": optimizer.temperature,
         "max_completion_length": optimizer.max_completion_length,
-        "use_cpu": not gpu,
-        "bf16": gpu,
-        "activation_checkpointing": gpu,
         "use_vllm": config.rollouts.use_vllm,
         "vllm_mode": config.rollouts.vllm_mode,
         "vllm_server_base_url": config.rollouts.vllm_server_base_url,
-        "logging_steps": config.logging_steps,
-        "save_steps": config.save_steps,
-        "report_to": config.report_to or "none",
-        "seed": config.seed,
-        "remove_unused_columns": False,
     }
 
 

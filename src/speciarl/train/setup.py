@@ -113,6 +113,27 @@ def lora_config(settings: LoraSettings | None) -> Any:
     )
 
 
+def trainer_arguments(config: TrainConfig) -> dict[str, Any]:
+    """The arguments GRPO and SFT share: optimiser, device, precision, logging, saving."""
+    optimizer, gpu = config.optimizer, on_gpu()
+    return {
+        "output_dir": str(Path(config.output_dir) / "checkpoints"),
+        "learning_rate": optimizer.learning_rate,
+        "lr_scheduler_type": "constant",
+        "per_device_train_batch_size": optimizer.per_device_batch_size,
+        "num_train_epochs": optimizer.epochs,
+        "max_steps": optimizer.max_steps,
+        "use_cpu": not gpu,
+        "bf16": gpu,
+        "activation_checkpointing": gpu,
+        "logging_steps": config.logging_steps,
+        "save_steps": config.save_steps,
+        "report_to": config.report_to or "none",
+        "seed": config.seed,
+        "remove_unused_columns": False,
+    }
+
+
 def main_process_first() -> Any:
     """A context in which the main process goes first (it builds the data; others then reuse it).
 

@@ -15,8 +15,8 @@ from speciarl.train.setup import (
     load_policy,
     lora_config,
     main_process_first,
-    on_gpu,
     prepare_dataset,
+    trainer_arguments,
 )
 
 REASONING = "I look at the object in the image and name it."
@@ -36,24 +36,7 @@ def with_targets(dataset: Any) -> Any:
 
 def sft_arguments(config: TrainConfig) -> dict[str, Any]:
     """Keyword arguments of ``trl.SFTConfig`` for this recipe."""
-    optimizer, gpu = config.optimizer, on_gpu()
-    return {
-        "output_dir": str(Path(config.output_dir) / "checkpoints"),
-        "learning_rate": optimizer.learning_rate,
-        "lr_scheduler_type": "constant",
-        "per_device_train_batch_size": optimizer.per_device_batch_size,
-        "num_train_epochs": optimizer.epochs,
-        "max_steps": optimizer.max_steps,
-        "use_cpu": not gpu,
-        "bf16": gpu,
-        "activation_checkpointing": gpu,
-        "logging_steps": config.logging_steps,
-        "save_steps": config.save_steps,
-        "report_to": config.report_to or "none",
-        "seed": config.seed,
-        "remove_unused_columns": False,
-        "max_length": None,
-    }
+    return {**trainer_arguments(config), "max_length": None}
 
 
 def check_sft_recipe(config: TrainConfig) -> str:
