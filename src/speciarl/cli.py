@@ -135,6 +135,21 @@ def _fail(message: str) -> NoReturn:
 
 
 @app.command()
+def demo(
+    quick: Annotated[bool, typer.Option(help="The few-minute version (as CI runs it).")] = False,
+    out: Annotated[Path, typer.Option(help="Run folder (resumes if it exists).")] = Path(
+        "runs/demo"
+    ),
+) -> None:
+    """The paper in miniature on the CPU: pre-train, RFT vs SpeciaRL, evaluate, tabulate."""
+    from speciarl.demo import QUICK, DemoSettings, run_demo
+
+    settings = QUICK if quick else DemoSettings()
+    typer.echo(run_demo(out, settings, echo=_stderr))
+    typer.echo(f"table, reports and plots in {out}", err=True)
+
+
+@app.command()
 def selfcheck() -> None:
     """Judge the paper's examples and reward one group; fails if anything disagrees."""
     from speciarl.selfcheck import run_selfcheck

@@ -6,6 +6,7 @@ Same data, LoRA set-up and policy loading as GRPO; the target of each image is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,18 @@ def target_text(label: str) -> str:
     return f"<think>{REASONING}</think><answer>{label}</answer>"
 
 
-def with_targets(dataset: Any) -> Any:
+Target = Callable[[dict[str, Any]], str]
+"""What the policy should answer for a training row (its ``label``, ``sample_id``, ...)."""
+
+
+def label_target(row: dict[str, Any]) -> str:
+    """The ground-truth label in the answer format: the SFT baseline."""
+    return target_text(row["label"])
+
+
+def with_targets(dataset: Any, target: Target = label_target) -> Any:
     """The TRL prompt-completion format: the built prompt plus an assistant completion."""
-    return dataset.map(
-        lambda row: {"completion": [{"role": "assistant", "content": target_text(row["label"])}]}
-    )
+    return dataset.map(lambda row: {"completion": [{"role": "assistant", "content": target(row)}]})
 
 
 def sft_arguments(config: TrainConfig) -> dict[str, Any]:
@@ -50,13 +58,13 @@ def check_sft_recipe(config: TrainConfig) -> str:
     )
 
 
-def train_sft(config: TrainConfig, *, resume: bool = False) -> Path:
-    """Fine-tune on the labels; returns the adapter folder."""
+def train_sft(config: TrainConfig, *, resume: bool = False, target: Target = label_target) -> Path:
+    """Fine-tune on ``target`` answers (the labels by default); returns the saved folder."""
     from trl import SFTConfig, SFTTrainer
 
     run_dir = Path(config.output_dir)
     with main_process_first():
-        dataset = with_targets(prepare_dataset(config, run_dir))
+        dataset = with_targets(prepare_dataset(config, run_dir), target)
     model, processor = load_policy(config.model)
     trainer = SFTTrainer(
         model=model,

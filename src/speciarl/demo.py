@@ -1,0 +1,327 @@
+"""The paper in miniature, on a CPU: one command from a random tiny model to the results table.
+
+1. A tiny Qwen2.5-VL is built locally and pre-trained with SFT on the synthetic benchmark, with
+   answers drawn at mixed levels of the hierarchy, so that, like real models, it often answers
+   more generically than it could.
+2. From that base, with the same budget: GRPO with the static binary reward (the paper's RFT
+   baseline) and GRPO with the SpeciaRL reward; and SFT on species labels.
+3. Every model is evaluated on the test split (the base also with the "be specific" prompt and
+   as best-of-N), and the paper-style table and both plots are written to the run folder.
+
+Each stage is skipped when its output exists, so an interrupted demo resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from speciarl.atomic import atomic_write
+from speciarl.verdict import Verdict
+
+Echo = Callable[[str], None]
+LEVELS = ("species", "family", "order")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes and budgets of the demo; ``QUICK`` is the few-minute version CI runs."""
+
+    train_images: int = 1600
+    test_images: int = 800
+    model_size: str = "small"
+    base_steps: int = 300
+    base_learning_rate: float = 1e-3
+    level_mix: tuple[float, float, float] = (0.5, 0.35, 0.15)
+    """Share of base-SFT answers at species, family and order level."""
+    species_steps: int = 40
+    rl_steps: int = 40
+    rl_learning_rate: float = 2e-5
+    images_per_step: int = 8
+    rollouts: int = 8
+    best_of: int = 8
+    max_new_tokens: int = 32
+    seed: int = 0
+
+
+QUICK = DemoSettings(
+    train_images=160,
+    test_images=40,
+    base_steps=30,
+    species_steps=4,
+    rl_steps=3,
+    images_per_step=4,
+    rollouts=4,
+    best_of=4,
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the results table: which model, which prompt, how many predictions."""
+
+    name: str
+    model: str
+    prompt: str = "general"
+    n: int = 1
+
+    @property
+    def slug(self) -> str:
+        """Its folder name under ``eval/``."""
+        kept = "".join(ch if ch.isalnum() else "-" for ch in self.name.lower())
+        return "-".join(part for part in kept.split("-") if part)
+
+
+def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = print) -> str:
+    """Run every stage (skipping finished ones); returns the Markdown results table."""
+    out.mkdir(parents=True, exist_ok=True)
+    tiny = _tiny_model(out / "tiny-model", settings, echo)
+    base = _stage(
+        out / "base",
+        echo,
+        "pre-training the base (SFT, mixed levels)",
+        lambda d: _sft(d, tiny, settings, settings.base_steps, mixed_level_target(settings)),
+    )
+    species = _stage(
+        out / "sft-species",
+        echo,
+        "SFT on species labels",
+        lambda d: _sft(d, base, settings, settings.species_steps, None),
+    )
+    binary = _stage(
+        out / "rft-binary",
+        echo,
+        "GRPO with the static binary reward",
+        lambda d: _grpo(d, base, settings, "binary"),
+    )
+    speciarl = _stage(
+        out / "speciarl",
+        echo,
+        "GRPO with the SpeciaRL reward",
+        lambda d: _grpo(d, base, settings, "speciarl"),
+    )
+    entries = [
+        Entry("base", str(base)),
+        Entry("base + be specific", str(base), prompt="be_specific"),
+        Entry(f"base best-of-{settings.best_of}", str(base), n=settings.best_of),
+        Entry("SFT on species", str(species)),
+        Entry("RFT (binary reward)", str(binary)),
+        Entry("SpeciaRL", str(speciarl)),
+    ]
+    reports = [_evaluate(out / "eval", entry, settings, echo) for entry in entries]
+    return _write_results(out, entries, reports, settings)
+
+
+def mixed_level_target(settings: DemoSettings) -> Callable[[dict[str, Any]], str]:
+    """Answers at species, family or order level, the level fixed per image by its id."""
+    from speciarl.data.synthetic import species
+    from speciarl.train.sft import target_text
+
+    by_name = {info.name: info for info in species()}
+
+    def target(row: dict[str, Any]) -> str:
+        info = by_name[row["label"]]
+        level = _draw(f"{settings.seed}:{row['sample_id']}", settings.level_mix)
+        return target_text(
+            {"species": info.name, "family": info.family, "order": info.order}[level]
+        )
+
+    return target
+
+
+def _draw(key: str, weights: tuple[float, ...]) -> str:
+    fraction = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    for level, weight in zip(LEVELS, weights, strict=True):
+        if fraction < weight:
+            return level
+        fraction -= weight
+    return LEVELS[-1]
+
+
+def _tiny_model(folder: Path, settings: DemoSettings, echo: Echo) -> Path:
+    from speciarl.policy.tiny import SPECS, build_tiny_model
+
+    if not (folder / "config.json").is_file():
+        echo(f"building the {settings.model_size} tiny model")
+        build_tiny_model(folder, replace(SPECS[settings.model_size], seed=settings.seed))
+    return folder
+
+
+def _stage(folder: Path, echo: Echo, title: str, train: Callable[[Path], Path]) -> Path:
+    model = folder / "model"
+    if (model / "config.json").is_file():
+        echo(f"{title}: done before")
+        return model
+    echo(title)
+    return train(folder)
+
+
+def _recipe(folder: Path, model: Path, settings: DemoSettings, **changes: Any) -> Any:
+    from speciarl.train.config import DataSettings, JudgeSettings, TrainConfig
+
+    config = TrainConfig(
+        name=folder.name,
+        model=str(model),
+        output_dir=str(folder),
+        seed=settings.seed,
+        data=DataSettings(
+            dataset="synthetic", split="train", subset=settings.train_images, seed=settings.seed
+        ),
+        judge=JudgeSettings(hierarchy="synthetic"),
+        lora=None,
+        report_to=[],
+        logging_steps=5,
+    )
+    return replace(config, **changes).validate()
+
+
+def _sft(
+    folder: Path,
+    model: Path,
+    settings: DemoSettings,
+    steps: int,
+    target: Callable[[dict[str, Any]], str] | None,
+) -> Path:
+    from speciarl.train.config import OptimizerSettings
+    from speciarl.train.sft import label_target, train_sft
+
+    optimizer = OptimizerSettings(
+        learning_rate=settings.base_learning_rate,
+        per_device_batch_size=32,
+        max_steps=steps,
+        epochs=1000.0,
+    )
+    config = _recipe(folder, model, settings, optimizer=optimizer, save_steps=steps)
+    return train_sft(config, target=target or label_target)
+
+
+def _grpo(folder: Path, model: Path, settings: DemoSettings, scheme: str) -> Path:
+    from speciarl.train.config import OptimizerSettings, RewardSettings
+    from speciarl.train.grpo import train_grpo
+
+    optimizer = OptimizerSettings(
+        learning_rate=settings.rl_learning_rate,
+        num_generations=settings.rollouts,
+        images_per_step=settings.images_per_step,
+        per_device_batch_size=settings.images_per_step * settings.rollouts,
+        max_completion_length=settings.max_new_tokens,
+        overlong_buffer=settings.max_new_tokens // 4,
+        max_steps=settings.rl_steps,
+        epochs=1000.0,
+    )
+    config = _recipe(
+        folder,
+        model,
+        settings,
+        optimizer=optimizer,
+        reward=RewardSettings(scheme=scheme),
+        save_steps=settings.rl_steps,
+    )
+    return train_grpo(config)
+
+
+def _evaluate(root: Path, entry: Entry, settings: DemoSettings, echo: Echo) -> dict[str, Any]:
+    from speciarl.evaluate.pipeline import EvalPlan, run_predictions, run_verification
+    from speciarl.evaluate.run import write_report
+
+    folder = root / entry.slug
+    report_file = folder / "report.json"
+    if report_file.is_file():
+        return json.loads(report_file.read_text(encoding="utf-8"))
+    echo(f"evaluating {entry.name}")
+    plan = EvalPlan.create(
+        model=entry.model,
+        adapter=None,
+        datasets="synthetic",
+        split="test",
+        subset=settings.test_images,
+        source="local",
+        backend="transformers",
+        n=entry.n,
+        temperature=1.0 if entry.n > 1 else 0.0,
+        top_p=1.0,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=32,
+        seed=settings.seed,
+        prompt=entry.prompt,
+    )
+    run_predictions(plan, folder, echo=echo)
+    run_verification(folder, echo=echo)
+    return write_report(folder, entry.name)
+
+
+def twin_behaviour(folder: Path) -> dict[str, float]:
+    """On the indistinguishable species: how often a model hedges (family level or broader,
+    or abstains) and how often it is wrong, over its predictions."""
+    from speciarl.data.synthetic import twin_names
+    from speciarl.evaluate.run import prediction_store, verdict_store
+
+    twins = twin_names()
+    predictions = prediction_store(folder, "synthetic").load()
+    verdicts = verdict_store(folder, "synthetic").load()
+    hedged = wrong = total = 0
+    for key, record in predictions.items():
+        if record["label"] not in twins:
+            continue
+        total += 1
+        verdict = (verdicts.get(key) or {}).get("verdict")
+        hedged += verdict in (
+            Verdict.LESS_SPECIFIC.value,
+            Verdict.GENERIC.value,
+            Verdict.ABSTAIN.value,
+        )
+        wrong += verdict == Verdict.WRONG.value
+    return {
+        "hedged": hedged / total if total else 0.0,
+        "wrong": wrong / total if total else 0.0,
+        "predictions": total,
+    }
+
+
+def _write_results(
+    out: Path, entries: list[Entry], reports: list[dict[str, Any]], settings: DemoSettings
+) -> str:
+    from speciarl.evaluate.plots import tradeoff_scatter, verdict_bars
+
+    rows = []
+    for entry, report in zip(entries, reports, strict=True):
+        data = report["datasets"]["synthetic"]
+        scores = data["best_of_n"] if entry.n > 1 else data
+        folder = out / "eval" / entry.slug
+        rows.append(
+            {
+                "model": entry.name,
+                **{m: scores[m] for m in ("specificity", "correctness", "hm")},
+                "twins": twin_behaviour(folder),
+            }
+        )
+    table = _markdown(rows)
+    with atomic_write(out / "results.md") as stream:
+        stream.write(table)
+    with atomic_write(out / "results.json") as stream:
+        json.dump({"settings": asdict(settings), "rows": rows}, stream, indent=2)
+    verdict_bars(reports, out / "verdict_bars.png")
+    tradeoff_scatter(reports, out / "tradeoff.png")
+    return table
+
+
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    def cell(metric: dict[str, Any]) -> str:
+        low, high = metric["ci"]
+        return f"{metric['value']:.3f} [{low:.3f}, {high:.3f}]"
+
+    lines = [
+        "| model | specificity | correctness | HM | twins: hedged | twins: wrong |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        twins = row["twins"]
+        lines.append(
+            f"| {row['model']} | {cell(row['specificity'])} | {cell(row['correctness'])} | "
+            f"{cell(row['hm'])} | {twins['hedged']:.2f} | {twins['wrong']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
