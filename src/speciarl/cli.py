@@ -344,6 +344,24 @@ def _download_progress() -> Callable[[str, int, int | None], None]:
 
 
 OutOption = Annotated[Path, typer.Option("--out", help="Evaluation folder.")]
+PolicyOption = Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")]
+DatasetsOption = Annotated[str, typer.Option(help="Comma-separated dataset names.")]
+AdapterOption = Annotated[str | None, typer.Option(help="LoRA adapter folder.")]
+ImageSubsetOption = Annotated[int | None, typer.Option(help="A seeded subset of N images.")]
+BackendOption = Annotated[str, typer.Option(help="transformers or vllm.")]
+PredictionsOption = Annotated[int, typer.Option(help="Predictions per image.")]
+TemperatureOption = Annotated[float, typer.Option(help="0 = greedy.")]
+TopPOption = Annotated[float, typer.Option(help="Nucleus sampling mass.")]
+MaxNewTokensOption = Annotated[int, typer.Option(help="Tokens per prediction.")]
+GenerationBatchOption = Annotated[int, typer.Option(help="Images per generation batch.")]
+JudgeModelOption = Annotated[str | None, typer.Option(help="Judge model id.")]
+JudgePromptOption = Annotated[str, typer.Option(help="Judge prompt name.")]
+JudgeEndpointOption = Annotated[
+    str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
+]
+SqliteCacheOption = Annotated[Path | None, typer.Option(help="SQLite verdict cache file.")]
+RedisCacheOption = Annotated[str | None, typer.Option(help="Redis URL of a shared verdict cache.")]
+ModelNameOption = Annotated[str | None, typer.Option(help="Model name in tables and plots.")]
 EmbeddingOption = Annotated[
     str | None, typer.Option(help="Sentence-embedding model for semantic similarity.")
 ]
@@ -358,20 +376,20 @@ RepairOption = Annotated[
 
 @app.command("predict")
 def predict_command(
-    model: Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")],
-    datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")],
+    model: PolicyOption,
+    datasets: DatasetsOption,
     out: OutOption,
-    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder.")] = None,
+    adapter: AdapterOption = None,
     split: Annotated[str, typer.Option(help="Split to predict on.")] = "test",
-    subset: Annotated[int | None, typer.Option(help="A seeded subset of N images.")] = None,
+    subset: ImageSubsetOption = None,
     root: RootOption = None,
     source: SourceOption = "local",
-    backend: Annotated[str, typer.Option(help="transformers or vllm.")] = "transformers",
-    n: Annotated[int, typer.Option(help="Predictions per image.")] = 1,
-    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens per prediction.")] = 256,
-    batch_size: Annotated[int, typer.Option(help="Images per generation batch.")] = 8,
+    backend: BackendOption = "transformers",
+    n: PredictionsOption = 1,
+    temperature: TemperatureOption = 0.0,
+    top_p: TopPOption = 1.0,
+    max_new_tokens: MaxNewTokensOption = 256,
+    batch_size: GenerationBatchOption = 8,
     seed: Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")] = 0,
     prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
     repair: RepairOption = False,
@@ -404,13 +422,11 @@ def predict_command(
 @app.command("verify")
 def verify_command(
     out: OutOption,
-    endpoint: Annotated[
-        str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
-    ] = None,
-    judge_model: Annotated[str | None, typer.Option(help="Judge model id.")] = None,
-    judge_prompt: Annotated[str, typer.Option(help="Judge prompt name.")] = "base",
-    cache: Annotated[Path | None, typer.Option(help="SQLite verdict cache file.")] = None,
-    redis: Annotated[str | None, typer.Option(help="Redis URL of a shared verdict cache.")] = None,
+    endpoint: JudgeEndpointOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_prompt: JudgePromptOption = "base",
+    cache: SqliteCacheOption = None,
+    redis: RedisCacheOption = None,
     repair: RepairOption = False,
 ) -> None:
     """Judge the stored predictions with the cascade; undecided ones are retried next time."""
@@ -433,7 +449,7 @@ def verify_command(
 @app.command("report")
 def report_command(
     out: OutOption,
-    name: Annotated[str | None, typer.Option(help="Model name in tables and plots.")] = None,
+    name: ModelNameOption = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     embedding_model: EmbeddingOption = None,
     inclusion_endpoint: InclusionEndpointOption = None,
@@ -468,80 +484,69 @@ def compare_command(
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")],
-    datasets: Annotated[str, typer.Option(help="Comma-separated dataset names.")],
+    model: PolicyOption,
+    datasets: DatasetsOption,
     out: OutOption,
-    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder.")] = None,
+    adapter: AdapterOption = None,
     split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
-    subset: Annotated[int | None, typer.Option(help="A seeded subset of N images.")] = None,
+    subset: ImageSubsetOption = None,
     root: RootOption = None,
     source: SourceOption = "local",
-    backend: Annotated[str, typer.Option(help="transformers or vllm.")] = "transformers",
-    n: Annotated[int, typer.Option(help="Predictions per image.")] = 1,
-    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens per prediction.")] = 256,
-    batch_size: Annotated[int, typer.Option(help="Images per generation batch.")] = 8,
+    backend: BackendOption = "transformers",
+    n: PredictionsOption = 1,
+    temperature: TemperatureOption = 0.0,
+    top_p: TopPOption = 1.0,
+    max_new_tokens: MaxNewTokensOption = 256,
+    batch_size: GenerationBatchOption = 8,
     seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
     prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
-    endpoint: Annotated[
-        str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
-    ] = None,
-    judge_model: Annotated[str | None, typer.Option(help="Judge model id.")] = None,
-    judge_prompt: Annotated[str, typer.Option(help="Judge prompt name.")] = "base",
-    cache: Annotated[Path | None, typer.Option(help="SQLite verdict cache file.")] = None,
-    redis: Annotated[str | None, typer.Option(help="Redis URL of a shared verdict cache.")] = None,
-    name: Annotated[str | None, typer.Option(help="Model name in tables and plots.")] = None,
+    endpoint: JudgeEndpointOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_prompt: JudgePromptOption = "base",
+    cache: SqliteCacheOption = None,
+    redis: RedisCacheOption = None,
+    name: ModelNameOption = None,
     embedding_model: EmbeddingOption = None,
     inclusion_endpoint: InclusionEndpointOption = None,
     inclusion_model: InclusionModelOption = None,
     repair: RepairOption = False,
 ) -> None:
     """predict + verify + report over several datasets in one command (restartable)."""
-    from speciarl.evaluate.pipeline import EvalPlan, run_predictions, run_report, run_verification
-
-    plan = _or_fail(
-        lambda: EvalPlan.create(
-            model=model,
-            adapter=adapter,
-            datasets=datasets,
-            split=split,
-            subset=subset,
-            root=root,
-            source=source,
-            backend=backend,
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            seed=seed,
-            prompt=prompt,
-        )
+    predict_command(
+        model=model,
+        datasets=datasets,
+        out=out,
+        adapter=adapter,
+        split=split,
+        subset=subset,
+        root=root,
+        source=source,
+        backend=backend,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        prompt=prompt,
+        repair=repair,
     )
-    _or_fail(lambda: run_predictions(plan, out, repair=repair, echo=_stderr))
-    _or_fail(
-        lambda: run_verification(
-            out,
-            endpoint=endpoint,
-            judge_model=judge_model,
-            judge_prompt=judge_prompt,
-            cache=cache,
-            redis=redis,
-            repair=repair,
-            echo=_stderr,
-        )
+    verify_command(
+        out=out,
+        endpoint=endpoint,
+        judge_model=judge_model,
+        judge_prompt=judge_prompt,
+        cache=cache,
+        redis=redis,
+        repair=repair,
     )
-    typer.echo(
-        _or_fail(
-            lambda: run_report(
-                out,
-                name=name,
-                embedding_model=embedding_model,
-                inclusion_endpoint=inclusion_endpoint,
-                inclusion_model=inclusion_model,
-            )
-        )
+    report_command(
+        out=out,
+        name=name,
+        resamples=1000,
+        embedding_model=embedding_model,
+        inclusion_endpoint=inclusion_endpoint,
+        inclusion_model=inclusion_model,
     )
 
 
