@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 from speciarl.data import cub200, fgvc_aircraft, stanford_cars, synthetic
 from speciarl.data.aircraft_hierarchy import hierarchy_from_fgvc_root
@@ -116,6 +117,22 @@ def _local(
     return load
 
 
+def _layout_spec(module: Any, title: str, hub_id: str, **extra: Any) -> DatasetSpec:
+    """A dataset whose module describes its official layout (NAME, SPLITS, load, ...)."""
+    return DatasetSpec(
+        name=module.NAME,
+        title=title,
+        splits=module.SPLITS,
+        load_local=_local(module.load),
+        clean_label=module.clean_label,
+        homepage=module.HOMEPAGE,
+        layout=module.LAYOUT,
+        downloads=module.DOWNLOADS,
+        hub_id=hub_id,
+        **extra,
+    )
+
+
 def _coop_spec(
     dataset: CoopDataset, title: str, hub_id: str | None, **extra: object
 ) -> DatasetSpec:
@@ -136,41 +153,16 @@ def _coop_spec(
 REGISTRY: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec(
-            name=cub200.NAME,
-            title="CUB-200-2011 birds",
-            splits=cub200.SPLITS,
-            load_local=_local(cub200.load),
-            clean_label=cub200.clean_label,
-            homepage=cub200.HOMEPAGE,
-            layout=cub200.LAYOUT,
-            downloads=cub200.DOWNLOADS,
-            hub_id="Donghyun99/CUB-200-2011",
-        ),
-        DatasetSpec(
-            name=fgvc_aircraft.NAME,
-            title="FGVC-Aircraft (variants)",
-            splits=fgvc_aircraft.SPLITS,
-            load_local=_local(fgvc_aircraft.load),
-            clean_label=fgvc_aircraft.clean_label,
-            homepage=fgvc_aircraft.HOMEPAGE,
-            layout=fgvc_aircraft.LAYOUT,
-            downloads=fgvc_aircraft.DOWNLOADS,
+        _layout_spec(cub200, "CUB-200-2011 birds", "Donghyun99/CUB-200-2011"),
+        _layout_spec(
+            fgvc_aircraft,
+            "FGVC-Aircraft (variants)",
+            "Donghyun99/FGVC-Aircraft",
             group=VERY_FINE_GRAINED,
-            hub_id="Donghyun99/FGVC-Aircraft",
             hierarchy_from_root=hierarchy_from_fgvc_root,
         ),
-        DatasetSpec(
-            name=stanford_cars.NAME,
-            title="Stanford Cars",
-            splits=stanford_cars.SPLITS,
-            load_local=_local(stanford_cars.load),
-            clean_label=stanford_cars.clean_label,
-            homepage=stanford_cars.HOMEPAGE,
-            layout=stanford_cars.LAYOUT,
-            downloads=stanford_cars.DOWNLOADS,
-            group=VERY_FINE_GRAINED,
-            hub_id="tanganke/stanford_cars",
+        _layout_spec(
+            stanford_cars, "Stanford Cars", "tanganke/stanford_cars", group=VERY_FINE_GRAINED
         ),
         _coop_spec(
             FLOWERS102, "Oxford Flowers 102", "Donghyun99/Oxford-Flower-102", group=FINE_GRAINED
