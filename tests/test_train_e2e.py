@@ -1,8 +1,6 @@
 """Real TRL training of the tiny local model on the synthetic benchmark, on the CPU."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,8 @@ from speciarl.policy.tiny import build_tiny_model
 from speciarl.train.config import load_config
 from speciarl.train.grpo import train_grpo
 from speciarl.train.sft import target_text, train_sft
+from two_processes import run_two_processes
 
-SCRIPTS = Path(__file__).parent / "train_scripts"
 runner = CliRunner()
 
 
@@ -135,23 +133,7 @@ def test_two_processes_train_with_groups_split_between_them(tmp_path, tiny_model
         optimizer__max_completion_length=12,
         optimizer__overlong_buffer=4,
     )
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(SCRIPTS / "two_process_grpo.py"),
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_two_processes("two_process_grpo.py", str(path), timeout=300)
     logs = tmp_path / "run" / "rollouts"
     by_rank = {
         rank: [json.loads(line) for line in (logs / f"rank{rank}.jsonl").open()] for rank in (0, 1)

@@ -1,7 +1,5 @@
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -11,10 +9,10 @@ from speciarl.reward import group_rewards
 from speciarl.train.config import RewardSettings
 from speciarl.train.reward_fn import GroupError, RolloutLog, SpeciaRLReward
 from speciarl.verdict import Verdict
+from two_processes import SCRIPTS, run_two_processes
 
-SCRIPTS = Path(__file__).parent / "train_scripts"
 sys.path.insert(0, str(SCRIPTS))
-from two_process_reward import batch  # noqa: E402
+from two_process_reward import batch
 
 
 @pytest.fixture(scope="module")
@@ -105,23 +103,7 @@ def test_rollouts_are_logged_to_the_run_folder(judge, tmp_path):
 
 def test_two_real_processes_gather_split_groups(tmp_path):
     """torchrun, two CPU processes, gloo: group b is split 1/3 between them."""
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(SCRIPTS / "two_process_reward.py"),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_two_processes("two_process_reward.py", str(tmp_path), timeout=120)
     judge = build_judge("cascade", hierarchy=get_dataset("synthetic").hierarchy())
     whole = call(
         SpeciaRLReward(judge, RewardSettings(), num_generations=4, prompt_name="g"), batch()
