@@ -80,7 +80,7 @@ def run_predictions(plan: EvalPlan, out: Path, *, repair: bool = False, echo: Ec
 
     with exclusive(out):
         check_manifest(out, plan.manifest())
-        backend = None
+        backend = _LazyBackend(lambda: BACKENDS[plan.backend](plan.model, plan.adapter))
         for name in plan.datasets:
             samples = select_samples(
                 name,
@@ -90,30 +90,43 @@ def run_predictions(plan: EvalPlan, out: Path, *, repair: bool = False, echo: Ec
                 subset=plan.subset,
                 seed=plan.generation.seed,
             )
-            store = prediction_store(out, name)
-            pending = _pending(samples, store, plan.generation.n, repair)
-            if not pending:
-                echo(f"{name}: all {len(samples)} images already predicted")
-                continue
-            backend = backend or BACKENDS[plan.backend](plan.model, plan.adapter)
             summary = predict(
                 samples,
                 backend,
-                store,
+                prediction_store(out, name),
                 plan.generation,
                 model_name=plan.model,
                 progress=_bar(len(samples), f"predicting {name}"),
                 repair=repair,
             )
-            echo(
-                f"{name}: {summary.written} predictions written "
-                f"({summary.errors} failed, {summary.already_done} done before)"
-            )
+            if summary.written == 0:
+                echo(f"{name}: all {len(samples)} images already predicted")
+            else:
+                echo(
+                    f"{name}: {summary.written} predictions written "
+                    f"({summary.errors} failed, {summary.already_done} done before)"
+                )
 
 
-def _pending(samples: list[Any], store: Any, n: int, repair: bool) -> bool:
-    done = store.load(repair=repair)
-    return any((s.sample_id, i) not in done for s in samples for i in range(n))
+class _LazyBackend:
+    """Loads the policy on the first generation, so a finished run never loads it, and shares
+    it across datasets."""
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._load = load
+        self._backend: Any = None
+
+    @property
+    def name(self) -> str:
+        return self._real().name
+
+    def generate(self, *arguments: Any) -> list[list[str]]:
+        return self._real().generate(*arguments)
+
+    def _real(self) -> Any:
+        if self._backend is None:
+            self._backend = self._load()
+        return self._backend
 
 
 def run_verification(
@@ -148,12 +161,11 @@ def run_verification(
             judge = build_judge(
                 "cascade", hierarchy=get_dataset(name).hierarchy(), llm=llm, cache=shared_cache
             )
-            total = len(prediction_store(out, name).load(repair=repair))
             summary = verify(
                 prediction_store(out, name),
                 verdict_store(out, name),
                 judge,
-                progress=_bar(total, f"judging {name}"),
+                progress=lambda total, name=name: _bar(total, f"judging {name}"),
                 repair=repair,
             )
             echo(

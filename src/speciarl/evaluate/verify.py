@@ -36,17 +36,22 @@ def verify(
     chunk_size: int = 512,
     max_words: int = DEFAULT_MAX_WORDS,
     max_chars: int = DEFAULT_MAX_CHARS,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], Callable[[int], object]] | None = None,
     repair: bool = False,
 ) -> VerifySummary:
-    """Judge every prediction that has no stored verdict yet; append after each chunk."""
+    """Judge every prediction that has no stored verdict yet; append after each chunk.
+
+    ``progress``, given the number of predictions, returns a callback that is told how many are
+    finished as the work goes on (a progress bar's ``update``).
+    """
     stored = predictions.load(repair=repair)
     done = verdicts.load(repair=repair)
     summary = VerifySummary(already_done=len(done))
     summary.prediction_errors = sum(record["error"] is not None for record in stored.values())
     todo = [r for key, r in stored.items() if key not in done and r["error"] is None]
-    if progress is not None:
-        progress(len(stored) - len(todo))
+    advance = progress(len(stored)) if progress is not None else None
+    if advance is not None:
+        advance(len(stored) - len(todo))
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
         judged = judge_rollouts(
@@ -74,6 +79,6 @@ def verify(
                 }
             )
         verdicts.append(records)
-        if progress is not None:
-            progress(len(chunk))
+        if advance is not None:
+            advance(len(chunk))
     return summary
