@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -212,8 +213,6 @@ class RolloutLog:
         judged: Sequence[Any],
         rewards: Sequence[RolloutReward],
     ) -> None:
-        import os
-
         rows = []
         for sid, text, (answer, judgement), reward in zip(
             sample_ids, completions, judged, rewards, strict=True
