@@ -34,6 +34,7 @@ class DemoSettings:
     train_images: int = 1600
     test_images: int = 800
     model_size: str = "small"
+    vision_steps: int = 80
     base_steps: int = 300
     base_learning_rate: float = 1e-3
     level_mix: tuple[float, float, float] = (0.5, 0.35, 0.15)
@@ -80,11 +81,17 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = pr
     """Run every stage (skipping finished ones); returns the Markdown results table."""
     out.mkdir(parents=True, exist_ok=True)
     tiny = _tiny_model(out / "tiny-model", settings, echo)
+    seeing = _stage(
+        out / "vision",
+        echo,
+        "pre-training the vision tower on shape, colour and marking",
+        lambda d: _pretrain_vision(d, tiny, settings, echo),
+    )
     base = _stage(
         out / "base",
         echo,
         "pre-training the base (SFT, mixed levels)",
-        lambda d: _sft(d, tiny, settings, settings.base_steps, mixed_level_target(settings)),
+        lambda d: _sft(d, seeing, settings, settings.base_steps, mixed_level_target(settings)),
     )
     species = _stage(
         out / "sft-species",
@@ -149,6 +156,39 @@ def _tiny_model(folder: Path, settings: DemoSettings, echo: Echo) -> Path:
         echo(f"building the {settings.model_size} tiny model")
         build_tiny_model(folder, replace(SPECS[settings.model_size], seed=settings.seed))
     return folder
+
+
+def _pretrain_vision(folder: Path, model: Path, settings: DemoSettings, echo: Echo) -> Path:
+    from speciarl.data import synthetic
+    from speciarl.data.prepare import select_samples
+    from speciarl.policy.vision_pretrain import VisionPretraining, pretrain_vision
+
+    samples = select_samples("synthetic", "train", subset=settings.train_images, seed=settings.seed)
+    info = {entry.name: entry for entry in synthetic.species()}
+    colours = list(synthetic.COLOURS)
+    attributes = [
+        (
+            synthetic.ORDERS.index(info[sample.label].order),
+            colours.index(info[sample.label].colour),
+            synthetic.MARKINGS.index(info[sample.label].marking),
+        )
+        for sample in samples
+    ]
+    accuracy = pretrain_vision(
+        model,
+        folder / "model",
+        [sample.read_bytes() for sample in samples],
+        attributes,
+        (len(synthetic.ORDERS), len(colours), len(synthetic.MARKINGS)),
+        VisionPretraining(steps=settings.vision_steps, seed=settings.seed),
+        echo,
+    )
+    names = ("shape", "colour", "marking")
+    echo(
+        "vision pre-training accuracy: "
+        + ", ".join(f"{n} {a:.2f}" for n, a in zip(names, accuracy.values(), strict=True))
+    )
+    return folder / "model"
 
 
 def _stage(folder: Path, echo: Echo, title: str, train: Callable[[Path], Path]) -> Path:

@@ -130,6 +130,10 @@ class TrainConfig:
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     lora: LoraSettings | None = field(default_factory=LoraSettings)
     """``null`` trains every weight (full fine-tuning), as tiny CPU models need."""
+    train_vision: bool = False
+    """With full fine-tuning, also train the vision tower (LoRA never touches it). Off by
+    default, as in the paper: a language-model loss at a language model's learning rate mostly
+    wears away what the tower has learnt to see."""
     rollouts: RolloutSettings = field(default_factory=RolloutSettings)
     report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
     logging_steps: int = 1

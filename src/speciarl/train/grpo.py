@@ -143,7 +143,7 @@ def train_grpo(config: TrainConfig, *, resume: bool = False) -> Path:
     with main_process_first():
         dataset = prepare_dataset(config, run_dir)
         judge = training_judge(config, run_dir)
-    model, processor = load_policy(config.model)
+    model, processor = load_policy(config)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_functions(config, judge, run_dir),

@@ -150,12 +150,16 @@ def on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-def load_policy(model_id: str) -> tuple[Any, Any]:
-    """The vision-language model (bf16 on GPU, fp32 on CPU) and its processor."""
+def load_policy(config: TrainConfig) -> tuple[Any, Any]:
+    """The vision-language model (bf16 on GPU, fp32 on CPU) and its processor; under full
+    fine-tuning its vision tower is frozen unless ``config.train_vision``."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    model_id = config.model
     dtype = torch.bfloat16 if on_gpu() else torch.float32
     model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype)
+    if config.lora is None and not config.train_vision:
+        model.model.visual.requires_grad_(False)
     processor = AutoProcessor.from_pretrained(model_id, padding_side="left")
     return model, processor

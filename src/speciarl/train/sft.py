@@ -65,7 +65,7 @@ def train_sft(config: TrainConfig, *, resume: bool = False, target: Target = lab
     run_dir = Path(config.output_dir)
     with main_process_first():
         dataset = with_targets(prepare_dataset(config, run_dir), target)
-    model, processor = load_policy(config.model)
+    model, processor = load_policy(config)
     trainer = SFTTrainer(
         model=model,
         args=SFTConfig(**sft_arguments(config)),
