@@ -50,8 +50,8 @@ class _Answers:
 
 
 def test_twin_behaviour_counts_hedges_and_wrong_answers_on_twins_only(tmp_path):
-    twins = [s for s in get_dataset("synthetic").load("test") if species_of(s).twin_of][:4]
-    others = [s for s in get_dataset("synthetic").load("test") if not species_of(s).twin_of][:3]
+    twins = [s for s in get_dataset("synthetic").load("test") if species_of(s).lookalikes][:4]
+    others = [s for s in get_dataset("synthetic").load("test") if not species_of(s).lookalikes][:3]
     family = species_of(twins[0]).family
     store = prediction_store(tmp_path, "synthetic")
     predict(twins + others, _Answers(family), store, GenerationSettings(), model_name="x")

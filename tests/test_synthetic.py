@@ -75,7 +75,7 @@ def featured(default_set) -> dict[str, tuple[np.ndarray, list[str]]]:
 
 
 def test_species_form_a_three_level_tree(info):
-    assert len(info) == 40
+    assert len(info) == 48
     assert len({species.family for species in info.values()}) == 12
     assert {species.order for species in info.values()} == set(synthetic.ORDERS)
     striped = info["striped red circle"]
@@ -85,31 +85,36 @@ def test_species_form_a_three_level_tree(info):
         "red",
         "striped",
     )
-    assert striped.twin_of is None
+    assert striped.lookalikes == ()
 
 
-def test_twins_are_drawn_alike_and_point_at_each_other(info):
-    mimics = [species for species in info.values() if species.name.startswith("mimic ")]
-    assert len(mimics) == 4
-    assert len({mimic.order for mimic in mimics}) == 4
-    assert {mimic.marking for mimic in mimics} == set(synthetic.MARKINGS)
-    for mimic in mimics:
-        partner = info[mimic.twin_of]
-        assert partner.twin_of == mimic.name
-        assert (partner.family, partner.order, partner.colour, partner.marking) == (
-            mimic.family,
-            mimic.order,
-            mimic.colour,
-            mimic.marking,
+def test_lookalikes_are_drawn_alike_and_name_each_other(info):
+    groups = {frozenset((s.name, *s.lookalikes)) for s in info.values() if s.lookalikes}
+    assert len(groups) == 4 and all(len(group) == 4 for group in groups)
+    copied = [
+        next(info[n] for n in group if n.split()[0] in synthetic.MARKINGS) for group in groups
+    ]
+    assert {species.order for species in copied} == set(synthetic.ORDERS)
+    assert {species.marking for species in copied} == set(synthetic.MARKINGS)
+    for group in groups:
+        members = [info[name] for name in group]
+        assert {(m.family, m.order, m.colour, m.marking) for m in members} == {
+            (members[0].family, members[0].order, members[0].colour, members[0].marking)
+        }
+        for member in members:
+            assert set(member.lookalikes) == group - {member.name}
+        mimics = sorted(
+            name.split()[0] for name in group if name.split()[0] not in synthetic.MARKINGS
         )
-    assert synthetic.twin_names() == {m.name for m in mimics} | {m.twin_of for m in mimics}
+        assert mimics == sorted(synthetic.MIMICS)
+    assert synthetic.lookalike_names() == frozenset().union(*groups)
 
 
-@pytest.mark.parametrize("twins", [0, 1, 12])
-def test_the_number_of_twin_families_is_configurable(twins):
-    config = SyntheticConfig(twins=twins)
-    assert len(synthetic.species(config)) == 36 + twins
-    assert len(synthetic.twin_names(config)) == 2 * twins
+@pytest.mark.parametrize(("families", "mimics"), [(0, 1), (1, 1), (12, 3), (3, 2)])
+def test_lookalike_groups_are_configurable(families, mimics):
+    config = SyntheticConfig(lookalike_families=families, mimics=mimics)
+    assert len(synthetic.species(config)) == 36 + families * mimics
+    assert len(synthetic.lookalike_names(config)) == families * (mimics + 1)
     Hierarchy.from_dict(synthetic.hierarchy_dict(config))
 
 
@@ -123,7 +128,7 @@ def test_shipped_hierarchy_is_the_generated_one():
 def test_hierarchy_is_closed_world_and_holds_every_species(info):
     hierarchy = Hierarchy.load(synthetic.HIERARCHY_FILE)
     assert hierarchy.closed_world
-    assert len(hierarchy.nodes) == 4 + 12 + 40
+    assert len(hierarchy.nodes) == 4 + 12 + 48
     for name in info:
         [node] = hierarchy.resolve(name)
         assert node.children == ()
@@ -165,7 +170,9 @@ def test_taxonomy_judge_grades_synthetic_labels(truth, prediction, expected):
         ("seed", 1.5, TypeError),
         ("test_per_species", True, TypeError),
         ("train_per_species", -1, ValueError),
-        ("twins", 13, ValueError),
+        ("lookalike_families", 13, ValueError),
+        ("mimics", 0, ValueError),
+        ("mimics", 4, ValueError),
     ],
 )
 def test_config_rejects_bad_values(field, value, error):
@@ -181,8 +188,8 @@ def test_unknown_split_names_it_and_the_valid_ones():
 
 
 def test_render_rejects_an_index_outside_the_split():
-    with pytest.raises(IndexError, match="40 images"):
-        synthetic.render("test", 40, SMALL)
+    with pytest.raises(IndexError, match="48 images"):
+        synthetic.render("test", 48, SMALL)
 
 
 @pytest.mark.parametrize("split", synthetic.SPLITS)
@@ -223,7 +230,7 @@ def test_building_a_split_renders_nothing(monkeypatch):
     start = time.perf_counter()
     samples = synthetic.load_split("train", SyntheticConfig(train_per_species=1000))
     assert time.perf_counter() - start < 2
-    assert len(samples) == 40_000
+    assert len(samples) == 48_000
     assert calls["render"] == 0
     samples[123].read_bytes()
     assert calls["render"] == 1
@@ -268,21 +275,21 @@ def test_images_decode_to_the_configured_size(size):
 
 def test_full_default_train_and_test_render_in_well_under_30_seconds(default_set):
     rendered, seconds = default_set
-    assert len(rendered["train"]) + len(rendered["test"]) == 40 * (40 + 20)
-    print(f"rendered and decoded 2400 default images in {seconds:.2f} s")
+    assert len(rendered["train"]) + len(rendered["test"]) == 48 * (40 + 20)
+    print(f"rendered and decoded 2880 default images in {seconds:.2f} s")
     assert seconds < 30
 
 
 # --- the structure a model can learn --------------------------------------------------------
 
 
-def test_twins_look_alike_and_siblings_do_not(featured, info):
+def test_lookalikes_look_alike_and_siblings_do_not(featured, info):
     features_of = _by_label(*featured["train"])
-    for name in synthetic.twin_names():
-        mine, twin = features_of[name][:30], features_of[info[name].twin_of][:30]
+    for name in synthetic.lookalike_names():
+        mine, twin = features_of[name], features_of[info[name].lookalikes[0]]
         colour_gap = np.abs(mine[:, :3].mean(0) - twin[:, :3].mean(0)).max()
         marking_gap = abs(mine[:, -1].mean() - twin[:, -1].mean())
-        assert colour_gap < 0.02, name
+        assert colour_gap < 0.035, name
         assert marking_gap < 0.03, name
     plain, striped, dotted = (
         features_of[f"{marking} blue square"][:30, -1].mean() for marking in synthetic.MARKINGS
@@ -299,7 +306,7 @@ def _by_label(values: np.ndarray, labels: list[str]) -> dict[str, np.ndarray]:
     return {label: values[indices] for label, indices in rows.items()}
 
 
-def test_a_nearest_centroid_classifier_learns_all_but_the_twins(featured, info):
+def test_a_nearest_centroid_classifier_learns_all_but_the_lookalikes(featured, info):
     (train, train_labels), (test, test_labels) = featured["train"], featured["test"]
     mean, std = train.mean(0), train.std(0) + 1e-6
     names = sorted(set(train_labels))
@@ -310,12 +317,13 @@ def test_a_nearest_centroid_classifier_learns_all_but_the_twins(featured, info):
     family_right = np.array(
         [info[p].family == info[t].family for p, t in zip(predicted, test_labels, strict=True)]
     )
-    twin = np.array([label in synthetic.twin_names() for label in test_labels])
+    twin = np.array([label in synthetic.lookalike_names() for label in test_labels])
     print(
         f"family {family_right.mean():.3f}, species {right[~twin].mean():.3f} (distinguishable), "
-        f"{right[twin].mean():.3f} (twins), family on twins {family_right[twin].mean():.3f}"
+        f"{right[twin].mean():.3f} (look-alikes), "
+        f"family on look-alikes {family_right[twin].mean():.3f}"
     )
     assert family_right.mean() > 0.95
     assert family_right[twin].mean() > 0.95
     assert right[~twin].mean() > 0.80
-    assert right[twin].mean() < 0.70
+    assert right[twin].mean() < 0.50

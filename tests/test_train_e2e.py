@@ -170,3 +170,33 @@ def test_full_fine_tuning_without_lora_saves_the_whole_model(tmp_path, tiny_mode
     (tmp_path / "g").mkdir()
     grpo = load_config(recipe(tmp_path / "g", tiny_model, lora=None, optimizer__max_steps=1))
     assert train_grpo(grpo).name == "model"
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+@pytest.mark.parametrize("train_vision", [False, True])
+def test_full_fine_tuning_trains_the_vision_tower_only_when_asked(
+    tmp_path, tiny_model, train_vision
+):
+    config = load_config(
+        recipe(
+            tmp_path,
+            tiny_model,
+            lora=None,
+            train_vision=train_vision,
+            optimizer__max_steps=2,
+            optimizer__learning_rate=1e-3,
+        )
+    )
+    before, after = _weights(tiny_model), _weights(train_sft(config))
+    changed = {name for name in before if not before[name].equal(after[name])}
+    vision = {name for name in before if ".visual." in f".{name}"}
+    assert vision and changed - vision, "the language model must train either way"
+    if train_vision:
+        assert len(changed & vision) > len(vision) / 2
+    else:
+        assert not changed & vision

@@ -31,17 +31,17 @@ LEVELS = ("species", "family", "order")
 class DemoSettings:
     """Sizes and budgets of the demo; ``QUICK`` is the few-minute version CI runs."""
 
-    train_images: int = 1600
-    test_images: int = 800
+    train_images: int = 1920
+    test_images: int = 960
     model_size: str = "small"
     vision_steps: int = 80
-    base_steps: int = 300
+    base_steps: int = 150
     base_learning_rate: float = 1e-3
     level_mix: tuple[float, float, float] = (0.5, 0.35, 0.15)
     """Share of base-SFT answers at species, family and order level."""
     species_steps: int = 40
-    rl_steps: int = 40
-    rl_learning_rate: float = 2e-5
+    rl_steps: int = 60
+    rl_learning_rate: float = 1e-4
     images_per_step: int = 8
     rollouts: int = 8
     best_of: int = 8
@@ -297,10 +297,10 @@ def _evaluate(root: Path, entry: Entry, settings: DemoSettings, echo: Echo) -> d
 def twin_behaviour(folder: Path) -> dict[str, float]:
     """On the indistinguishable species: how often a model hedges (family level or broader,
     or abstains) and how often it is wrong, over its predictions."""
-    from speciarl.data.synthetic import twin_names
+    from speciarl.data.synthetic import lookalike_names
     from speciarl.evaluate.run import prediction_store, verdict_store
 
-    twins = twin_names()
+    twins = lookalike_names()
     predictions = prediction_store(folder, "synthetic").load()
     verdicts = verdict_store(folder, "synthetic").load()
     hedged = wrong = total = 0

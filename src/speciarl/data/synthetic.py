@@ -5,10 +5,11 @@ model. Orders are shapes, families a shape in one colour, species a family with 
 
     circle  >  red circle  >  striped red circle
 
-Some families also hold a *mimic* species drawn exactly like one of its siblings (``mimic red
-circle`` looks like ``plain red circle``). No model can tell such twins apart, so on their images
-the best correct answer is the family: guessing the species is right only half the time. The
-twin's name shares no marking word with its partner, so no judge can read the two as synonyms.
+Some families also hold *mimic* species drawn exactly like one of their siblings (``mimic red
+circle``, ``false red circle`` and ``pseudo red circle`` all look like ``plain red circle``). No
+model can tell such look-alikes apart, so on their images the best correct answer is the family:
+guessing the species is right only one time in four. A mimic's name shares no word with the
+marking it copies, so no judge can read two look-alikes as synonyms.
 
 Everything is generated from ``SyntheticConfig.seed``. Only PCG64 bit streams and
 ``Generator.random`` are used, which NumPy keeps stable across versions, so the pixels are
@@ -40,12 +41,12 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "blue": (45, 90, 220),
 }
 MARKINGS = ("plain", "striped", "dotted")
-MIMIC = "mimic"
-"""The word naming a twin species in place of a marking."""
+MIMICS = ("mimic", "false", "pseudo")
+"""Words naming the mimic species of a family, in place of a marking."""
 MIN_IMAGE_SIZE = 64
 MAX_IMAGE_SIZE = 224
 """Marking sizes are tuned for this range: below it dots blur, above it rendering slows."""
-MAX_TWINS = len(ORDERS) * len(COLOURS)
+MAX_LOOKALIKE_FAMILIES = len(ORDERS) * len(COLOURS)
 HIERARCHY_FILE = Path(__file__).parent / "hierarchies" / f"{NAME}.yaml"
 
 _SPLIT_CODES = {"train": 1, "val": 2, "test": 3}
@@ -76,15 +77,18 @@ class SyntheticConfig:
     train_per_species: int = 40
     val_per_species: int = 10
     test_per_species: int = 20
-    twins: int = 4
-    """How many families hold a mimic species (0 to 12)."""
+    lookalike_families: int = 4
+    """How many families hold mimic species (0 to 12)."""
+    mimics: int = 3
+    """Mimic species in each such family (1 to 3): look-alike groups have one more member."""
 
     def __post_init__(self) -> None:
         _check_int("seed", self.seed, 0, None)
         _check_int("image_size", self.image_size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
         for split in SPLITS:
             _check_int(f"{split}_per_species", self.per_species(split), 0, None)
-        _check_int("twins", self.twins, 0, MAX_TWINS)
+        _check_int("lookalike_families", self.lookalike_families, 0, MAX_LOOKALIKE_FAMILIES)
+        _check_int("mimics", self.mimics, 1, len(MIMICS))
 
     def per_species(self, split: str) -> int:
         """Images of each species in ``split``."""
@@ -104,19 +108,19 @@ class SpeciesInfo:
     order: str
     colour: str
     marking: str
-    """The marking drawn; a mimic is drawn with its twin's marking."""
-    twin_of: str | None = None
-    """The species drawn exactly alike, on both members of a twin pair; ``None`` otherwise."""
+    """The marking drawn; a mimic is drawn with the marking of the sibling it copies."""
+    lookalikes: tuple[str, ...] = ()
+    """The other species drawn exactly alike, on every member of a look-alike group."""
 
 
 def species(config: SyntheticConfig = DEFAULT_CONFIG) -> list[SpeciesInfo]:
     """Every species, grouped by order then family, mimics last in their family."""
-    return list(_species(config.twins))
+    return list(_species(config.lookalike_families, config.mimics))
 
 
-def twin_names(config: SyntheticConfig = DEFAULT_CONFIG) -> frozenset[str]:
-    """The species that cannot be told apart from another: both members of every twin pair."""
-    return frozenset(info.name for info in _species(config.twins) if info.twin_of is not None)
+def lookalike_names(config: SyntheticConfig = DEFAULT_CONFIG) -> frozenset[str]:
+    """The species that cannot be told apart from another: every member of every group."""
+    return frozenset(info.name for info in species(config) if info.lookalikes)
 
 
 def hierarchy_dict(config: SyntheticConfig = DEFAULT_CONFIG) -> dict[str, Any]:
@@ -127,7 +131,7 @@ def hierarchy_dict(config: SyntheticConfig = DEFAULT_CONFIG) -> dict[str, Any]:
     """
     roots: dict[str, dict[str, Any]] = {}
     families: dict[str, dict[str, Any]] = {}
-    for info in _species(config.twins):
+    for info in species(config):
         root = roots.setdefault(info.order, {"name": info.order, "rank": "broad", "children": []})
         if info.family not in families:
             families[info.family] = {"name": info.family, "rank": "close", "children": []}
@@ -139,8 +143,8 @@ def hierarchy_dict(config: SyntheticConfig = DEFAULT_CONFIG) -> dict[str, Any]:
 def hierarchy_yaml(config: SyntheticConfig = DEFAULT_CONFIG) -> str:
     """The hierarchy as the YAML file shipped in ``hierarchies/``, with its header."""
     header = (
-        f"# Generated by speciarl.data.synthetic.hierarchy_yaml() for SyntheticConfig(twins="
-        f"{config.twins}); do not edit.\n"
+        "# Generated by speciarl.data.synthetic.hierarchy_yaml() for SyntheticConfig("
+        f"lookalike_families={config.lookalike_families}, mimics={config.mimics}); do not edit.\n"
         "# Regenerate: python -m speciarl.data.synthetic > "
         "src/speciarl/data/hierarchies/synthetic.yaml\n"
     )
@@ -177,7 +181,7 @@ def render(split: str, index: int, config: SyntheticConfig = DEFAULT_CONFIG) -> 
 def render_array(info: SpeciesInfo, size: int, rng: np.random.Generator) -> np.ndarray:
     """One image of ``info`` as ``size`` x ``size`` x 3 uint8.
 
-    Only the order, colour and marking are read, so twins share one image distribution. The
+    Only the order, colour and marking are read, so look-alikes share one image distribution. The
     draws are the same in number and order for every species: a sample's size, tints, marking
     phase and background depend on its seed alone. Shapes stand upright in the centre: a tiny
     vision transformer trained from scratch on a CPU learns position- and rotation-invariant
@@ -322,28 +326,39 @@ def _background(size: int, u: np.ndarray) -> np.ndarray:
 # --- sampling -------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=MAX_TWINS + 1)
-def _species(twins: int) -> tuple[SpeciesInfo, ...]:
-    mimicked = {(order, colour): marking for order, colour, marking in _twin_plan(twins)}
+@lru_cache(maxsize=8)
+def _species(lookalike_families: int, mimics: int) -> tuple[SpeciesInfo, ...]:
+    copied_in = {
+        (order, colour): marking for order, colour, marking in _lookalike_plan(lookalike_families)
+    }
     found: list[SpeciesInfo] = []
     for order in ORDERS:
         for colour in COLOURS:
             family = f"{colour} {order}"
-            copied = mimicked.get((order, colour))
-            mimic = f"{MIMIC} {family}"
+            copied = copied_in.get((order, colour))
+            group = (
+                [f"{copied} {family}", *(f"{word} {family}" for word in MIMICS[:mimics])]
+                if copied
+                else []
+            )
             for marking in MARKINGS:
-                twin = mimic if marking == copied else None
+                name = f"{marking} {family}"
                 found.append(
-                    SpeciesInfo(f"{marking} {family}", family, order, colour, marking, twin)
+                    SpeciesInfo(name, family, order, colour, marking, _others(group, name))
                 )
-            if copied is not None:
-                partner = f"{copied} {family}"
-                found.append(SpeciesInfo(mimic, family, order, colour, copied, partner))
+            for mimic in group[1:]:
+                found.append(
+                    SpeciesInfo(mimic, family, order, colour, copied, _others(group, mimic))
+                )
     return tuple(found)
 
 
-def _twin_plan(twins: int) -> list[tuple[str, str, str]]:
-    """(order, colour, mimicked marking) of the first ``twins`` families of a fixed plan.
+def _others(group: list[str], name: str) -> tuple[str, ...]:
+    return tuple(member for member in group if member != name) if name in group else ()
+
+
+def _lookalike_plan(families: int) -> list[tuple[str, str, str]]:
+    """(order, colour, copied marking) of the first ``families`` families of a fixed plan.
 
     The plan walks the families diagonally, so the first few spread over all orders, colours
     and markings.
@@ -355,16 +370,16 @@ def _twin_plan(twins: int) -> list[tuple[str, str, str]]:
             colours[(k + k // len(ORDERS)) % len(colours)],
             MARKINGS[k % len(MARKINGS)],
         )
-        for k in range(MAX_TWINS)
+        for k in range(MAX_LOOKALIKE_FAMILIES)
     ]
-    return plan[:twins]
+    return plan[:families]
 
 
 @lru_cache(maxsize=32)
 def _assignment(config: SyntheticConfig, split: str) -> tuple[SpeciesInfo, ...]:
     """The species of each index of ``split``: balanced, in a seeded shuffled order."""
     count = config.per_species(split)
-    pool = [info for info in _species(config.twins) for _ in range(count)]
+    pool = [info for info in species(config) for _ in range(count)]
     keys = _generator(config.seed, _ORDER_STREAM, _SPLIT_CODES[split]).random(len(pool))
     return tuple(pool[i] for i in np.argsort(keys, kind="stable"))
 
