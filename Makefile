@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test lint redis-server
 
 demo: $(STAMP)
-	$(VENV)/bin/speciarl selfcheck
+	$(VENV)/bin/speciarl demo --out runs/demo
 
 test: $(STAMP) redis-server
 	$(VENV)/bin/python -m pytest -q

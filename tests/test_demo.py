@@ -1,12 +1,16 @@
 """The demo's own logic; the whole pipeline is exercised by `speciarl demo --quick`."""
 
+import json
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from speciarl.data.registry import get_dataset
 from speciarl.data.synthetic import species
-from speciarl.demo import DemoSettings, Entry, _draw, mixed_level_target, twin_behaviour
+from speciarl.demo import DemoSettings, Entry, _draw, lookalike_behaviour, mixed_level_target
 from speciarl.evaluate.predict import GenerationSettings, predict
 from speciarl.evaluate.run import prediction_store, verdict_store
 from speciarl.evaluate.verify import verify
@@ -49,19 +53,19 @@ class _Answers:
         return [[f"<answer>{self.answer_of}</answer>"] for _ in images]
 
 
-def test_twin_behaviour_counts_hedges_and_wrong_answers_on_twins_only(tmp_path):
-    twins = [s for s in get_dataset("synthetic").load("test") if species_of(s).lookalikes][:4]
+def test_lookalike_behaviour_counts_hedges_and_wrong_answers_on_lookalikes_only(tmp_path):
+    lookalikes = [s for s in get_dataset("synthetic").load("test") if species_of(s).lookalikes][:4]
     others = [s for s in get_dataset("synthetic").load("test") if not species_of(s).lookalikes][:3]
-    family = species_of(twins[0]).family
+    family = species_of(lookalikes[0]).family
     store = prediction_store(tmp_path, "synthetic")
-    predict(twins + others, _Answers(family), store, GenerationSettings(), model_name="x")
+    predict(lookalikes + others, _Answers(family), store, GenerationSettings(), model_name="x")
     verify(
         store,
         verdict_store(tmp_path, "synthetic"),
         build_judge("cascade", hierarchy=get_dataset("synthetic").hierarchy()),
     )
-    same_family = sum(species_of(s).family == family for s in twins)
-    behaviour = twin_behaviour(tmp_path)
+    same_family = sum(species_of(s).family == family for s in lookalikes)
+    behaviour = lookalike_behaviour(tmp_path)
     assert behaviour["predictions"] == 4
     assert behaviour["hedged"] == same_family / 4
     assert behaviour["wrong"] == (4 - same_family) / 4
@@ -69,3 +73,35 @@ def test_twin_behaviour_counts_hedges_and_wrong_answers_on_twins_only(tmp_path):
 
 def species_of(sample):
     return {s.name: s for s in species()}[sample.label]
+
+
+def test_quick_demo_runs_end_to_end_and_resumes(tmp_path):
+    """`speciarl demo --quick`, as CI runs it: every stage, the table, both plots; a second run
+    finds every stage done. Only seed-robust facts about the figures are asserted."""
+    speciarl = Path(sys.executable).parent / "speciarl"
+    command = [str(speciarl), "demo", "--quick", "--out", str(tmp_path)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    names = [row["model"] for row in results["rows"]]
+    assert names == [
+        "base",
+        "base + be specific",
+        "base best-of-4",
+        "SFT on species",
+        "RFT (binary reward)",
+        "SpeciaRL",
+    ]
+    for row in results["rows"]:
+        for metric in ("specificity", "correctness", "hm"):
+            low, high = row[metric]["ci"]
+            assert 0 <= low <= row[metric]["value"] <= high <= 1, (row["model"], metric)
+        assert row["lookalikes"]["predictions"] > 0
+    assert first.stdout == (tmp_path / "results.md").read_text()  # the table, and only it
+    assert len(first.stdout.splitlines()) == len(names) + 2  # header, rule, one line per row
+    for plot in ("verdict_bars.png", "tradeoff.png"):
+        assert (tmp_path / plot).stat().st_size > 10_000
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stderr.count("done before") == 5
+    assert second.stdout == first.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -145,7 +147,9 @@ def demo(
     from speciarl.demo import QUICK, DemoSettings, run_demo
 
     settings = QUICK if quick else DemoSettings()
-    typer.echo(run_demo(out, settings, echo=_stderr))
+    with contextlib.redirect_stdout(sys.stderr):  # trainers log to stdout; it carries the table
+        table = run_demo(out, settings, echo=_stderr)
+    typer.echo(table, nl=False)
     typer.echo(f"table, reports and plots in {out}", err=True)
 
 

@@ -1,8 +1,9 @@
 """The paper in miniature, on a CPU: one command from a random tiny model to the results table.
 
-1. A tiny Qwen2.5-VL is built locally and pre-trained with SFT on the synthetic benchmark, with
-   answers drawn at mixed levels of the hierarchy, so that, like real models, it often answers
-   more generically than it could.
+1. A tiny Qwen2.5-VL is built locally; its vision tower is pre-trained on what the shapes look
+   like (shape, colour, marking), then the model is pre-trained with SFT on the synthetic
+   benchmark, tower frozen, with answers drawn at mixed levels of the hierarchy, so that, like
+   real models, it often answers more generically than it could.
 2. From that base, with the same budget: GRPO with the static binary reward (the paper's RFT
    baseline) and GRPO with the SpeciaRL reward; and SFT on species labels.
 3. Every model is evaluated on the test split (the base also with the "be specific" prompt and
@@ -51,7 +52,8 @@ class DemoSettings:
 
 QUICK = DemoSettings(
     train_images=160,
-    test_images=40,
+    test_images=48,
+    vision_steps=20,
     base_steps=30,
     species_steps=4,
     rl_steps=3,
@@ -294,18 +296,18 @@ def _evaluate(root: Path, entry: Entry, settings: DemoSettings, echo: Echo) -> d
     return write_report(folder, entry.name)
 
 
-def twin_behaviour(folder: Path) -> dict[str, float]:
+def lookalike_behaviour(folder: Path) -> dict[str, float]:
     """On the indistinguishable species: how often a model hedges (family level or broader,
     or abstains) and how often it is wrong, over its predictions."""
     from speciarl.data.synthetic import lookalike_names
     from speciarl.evaluate.run import prediction_store, verdict_store
 
-    twins = lookalike_names()
+    lookalikes = lookalike_names()
     predictions = prediction_store(folder, "synthetic").load()
     verdicts = verdict_store(folder, "synthetic").load()
     hedged = wrong = total = 0
     for key, record in predictions.items():
-        if record["label"] not in twins:
+        if record["label"] not in lookalikes:
             continue
         total += 1
         verdict = (verdicts.get(key) or {}).get("verdict")
@@ -336,7 +338,7 @@ def _write_results(
             {
                 "model": entry.name,
                 **{m: scores[m] for m in ("specificity", "correctness", "hm")},
-                "twins": twin_behaviour(folder),
+                "lookalikes": lookalike_behaviour(folder),
             }
         )
     table = _markdown(rows)
@@ -355,13 +357,13 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
         return f"{metric['value']:.3f} [{low:.3f}, {high:.3f}]"
 
     lines = [
-        "| model | specificity | correctness | HM | twins: hedged | twins: wrong |",
+        "| model | specificity | correctness | HM | look-alikes: hedged | look-alikes: wrong |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        twins = row["twins"]
+        lookalikes = row["lookalikes"]
         lines.append(
             f"| {row['model']} | {cell(row['specificity'])} | {cell(row['correctness'])} | "
-            f"{cell(row['hm'])} | {twins['hedged']:.2f} | {twins['wrong']:.2f} |"
+            f"{cell(row['hm'])} | {lookalikes['hedged']:.2f} | {lookalikes['wrong']:.2f} |"
         )
     return "\n".join(lines) + "\n"
