@@ -105,3 +105,20 @@ def test_quick_demo_runs_end_to_end_and_resumes(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("done before") == 5
     assert second.stdout == first.stdout
+
+
+def test_best_of_n_reports_are_plotted_at_their_oracle_point():
+    from speciarl.demo import _oracle_view
+
+    plain = {"specificity": {"value": 0.3}, "best_of_n": {"specificity": {"value": 0.6}}}
+    report = {
+        "model": "base best-of-8",
+        "datasets": {"synthetic": plain},
+        "groups": {"fine": plain},
+        "overall": plain,
+    }
+    view = _oracle_view(report)
+    assert view["datasets"]["synthetic"] == {"specificity": {"value": 0.6}}
+    assert view["overall"] == {"specificity": {"value": 0.6}}
+    assert view["groups"] == {} and view["model"] == "base best-of-8"
+    assert report["overall"] is plain, "the report itself is left alone"
