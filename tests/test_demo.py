@@ -122,3 +122,27 @@ def test_best_of_n_reports_are_plotted_at_their_oracle_point():
     assert view["overall"] == {"specificity": {"value": 0.6}}
     assert view["groups"] == {} and view["model"] == "base best-of-8"
     assert report["overall"] is plain, "the report itself is left alone"
+
+
+def test_a_run_folder_of_other_settings_is_refused_before_any_work(tmp_path):
+    from dataclasses import replace
+
+    from speciarl.demo import QUICK, DemoError, _claim_folder, run_demo
+
+    _claim_folder(tmp_path, QUICK)
+    _claim_folder(tmp_path, QUICK)  # the same settings resume
+    with pytest.raises(DemoError, match=r"other settings \(base_steps, rl_steps differ\)"):
+        run_demo(tmp_path, replace(QUICK, base_steps=31, rl_steps=4))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["settings.json"]
+
+
+def test_the_command_names_a_folder_of_other_settings(tmp_path):
+    from typer.testing import CliRunner
+
+    from speciarl.cli import app
+    from speciarl.demo import DemoSettings, _claim_folder
+
+    _claim_folder(tmp_path, DemoSettings())
+    result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "holds a demo run with other settings" in result.output

@@ -144,11 +144,14 @@ def demo(
     ),
 ) -> None:
     """The paper in miniature on the CPU: pre-train, RFT vs SpeciaRL, evaluate, tabulate."""
-    from speciarl.demo import QUICK, DemoSettings, run_demo
+    from speciarl.demo import QUICK, DemoError, DemoSettings, run_demo
 
     settings = QUICK if quick else DemoSettings()
-    with contextlib.redirect_stdout(sys.stderr):  # trainers log to stdout; it carries the table
-        table = run_demo(out, settings, echo=_stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # trainers log to stdout; it has the table
+            table = run_demo(out, settings, echo=_stderr)
+    except DemoError as error:
+        _fail(str(error))
     typer.echo(table, nl=False)
     typer.echo(f"table, reports and plots in {out}", err=True)
 

@@ -25,6 +25,13 @@ from speciarl.atomic import atomic_write
 from speciarl.verdict import Verdict
 
 Echo = Callable[[str], None]
+SETTINGS_FILE = "settings.json"
+
+
+class DemoError(Exception):
+    """The run folder cannot be used for this demo."""
+
+
 LEVELS = ("species", "family", "order")
 
 
@@ -82,6 +89,7 @@ class Entry:
 def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = print) -> str:
     """Run every stage (skipping finished ones); returns the Markdown results table."""
     out.mkdir(parents=True, exist_ok=True)
+    _claim_folder(out, settings)
     tiny = _tiny_model(out / "tiny-model", settings, echo)
     seeing = _stage(
         out / "vision",
@@ -123,6 +131,26 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = pr
     ]
     reports = [_evaluate(out / "eval", entry, settings, echo) for entry in entries]
     return _write_results(out, entries, reports, settings)
+
+
+def _claim_folder(out: Path, settings: DemoSettings) -> None:
+    """Record the settings of the run in ``out``, or refuse one with other settings: its
+    finished stages would otherwise be reused for a different demo."""
+    record = out / SETTINGS_FILE
+    wanted = json.loads(json.dumps(asdict(settings)))
+    if record.is_file():
+        found = json.loads(record.read_text(encoding="utf-8"))
+        if found != wanted:
+            changed = sorted(
+                key for key in wanted.keys() | found.keys() if found.get(key) != wanted.get(key)
+            )
+            raise DemoError(
+                f"{out} holds a demo run with other settings ({', '.join(changed)} differ); "
+                "choose another --out or delete that folder"
+            )
+        return
+    with atomic_write(record) as stream:
+        json.dump(wanted, stream, indent=2)
 
 
 def mixed_level_target(settings: DemoSettings) -> Callable[[dict[str, Any]], str]:
