@@ -77,7 +77,7 @@ def species_of(sample):
 
 def test_quick_demo_runs_end_to_end_and_resumes(tmp_path):
     """`speciarl demo --quick`, as CI runs it: every stage, the table, both plots; a second run
-    finds every stage done. Only seed-robust facts about the figures are asserted."""
+    finds all six stages done. Only seed-robust facts about the figures are asserted."""
     speciarl = Path(sys.executable).parent / "speciarl"
     command = [str(speciarl), "demo", "--quick", "--out", str(tmp_path)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -103,7 +103,7 @@ def test_quick_demo_runs_end_to_end_and_resumes(tmp_path):
         assert (tmp_path / plot).stat().st_size > 10_000
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert second.stderr.count("done before") == 5
+    assert second.stderr.count("done before") == 6
     assert second.stdout == first.stdout
 
 
@@ -146,3 +146,25 @@ def test_the_command_names_a_folder_of_other_settings(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "holds a demo run with other settings" in result.output
+
+
+def test_a_stage_counts_as_done_only_once_its_run_finished(tmp_path):
+    from speciarl.demo import _stage
+
+    said = []
+
+    def interrupted(folder):
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "config.json").write_text("{}")  # saved in part, then stopped
+        raise KeyboardInterrupt
+
+    def finished(folder):
+        return folder / "model"
+
+    with pytest.raises(KeyboardInterrupt):
+        _stage(tmp_path / "base", said.append, "base", interrupted)
+    assert _stage(tmp_path / "base", said.append, "base", finished) == tmp_path / "base" / "model"
+    assert (
+        _stage(tmp_path / "base", said.append, "base", interrupted) == tmp_path / "base" / "model"
+    )
+    assert said == ["base", "base", "base: done before"]

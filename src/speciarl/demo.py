@@ -26,6 +26,7 @@ from speciarl.verdict import Verdict
 
 Echo = Callable[[str], None]
 SETTINGS_FILE = "settings.json"
+STAGE_DONE = "stage-done.json"
 
 
 class DemoError(Exception):
@@ -90,7 +91,12 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = pr
     """Run every stage (skipping finished ones); returns the Markdown results table."""
     out.mkdir(parents=True, exist_ok=True)
     _claim_folder(out, settings)
-    tiny = _tiny_model(out / "tiny-model", settings, echo)
+    tiny = _stage(
+        out / "tiny-model",
+        echo,
+        f"building the {settings.model_size} tiny model",
+        lambda d: _tiny_model(d, settings),
+    )
     seeing = _stage(
         out / "vision",
         echo,
@@ -179,13 +185,11 @@ def _draw(key: str, weights: tuple[float, ...]) -> str:
     return LEVELS[-1]
 
 
-def _tiny_model(folder: Path, settings: DemoSettings, echo: Echo) -> Path:
+def _tiny_model(folder: Path, settings: DemoSettings) -> Path:
     from speciarl.policy.tiny import SPECS, build_tiny_model
 
-    if not (folder / "config.json").is_file():
-        echo(f"building the {settings.model_size} tiny model")
-        build_tiny_model(folder, replace(SPECS[settings.model_size], seed=settings.seed))
-    return folder
+    spec = replace(SPECS[settings.model_size], seed=settings.seed)
+    return build_tiny_model(folder / "model", spec)
 
 
 def _pretrain_vision(folder: Path, model: Path, settings: DemoSettings, echo: Echo) -> Path:
@@ -222,12 +226,19 @@ def _pretrain_vision(folder: Path, model: Path, settings: DemoSettings, echo: Ec
 
 
 def _stage(folder: Path, echo: Echo, title: str, train: Callable[[Path], Path]) -> Path:
-    model = folder / "model"
-    if (model / "config.json").is_file():
+    """Run ``train`` into ``folder`` unless a finished run left its marker there.
+
+    The marker is written last, atomically: a model folder alone may be half saved.
+    """
+    marker = folder / STAGE_DONE
+    if marker.is_file():
         echo(f"{title}: done before")
-        return model
+        return folder / json.loads(marker.read_text(encoding="utf-8"))["model"]
     echo(title)
-    return train(folder)
+    model = train(folder)
+    with atomic_write(marker) as stream:
+        json.dump({"model": str(model.relative_to(folder))}, stream)
+    return model
 
 
 def _recipe(folder: Path, model: Path, settings: DemoSettings, **changes: Any) -> Any:

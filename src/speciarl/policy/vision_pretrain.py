@@ -14,6 +14,10 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 Echo = Callable[[str], None]
 
@@ -107,7 +111,7 @@ def pretrain_vision(
 
 def _check_labels(
     images: Sequence[bytes], attributes: Sequence[Sequence[int]], classes: Sequence[int]
-):  # -> torch.Tensor
+) -> torch.Tensor:
     import torch
 
     if not images:
