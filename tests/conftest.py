@@ -98,3 +98,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """One tiny Qwen2.5-VL checkpoint, built once; tests read it and write elsewhere."""
+    from speciarl.policy.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")

@@ -19,15 +19,9 @@ from speciarl.evaluate.predict import GenerationSettings, predict, request_seed
 from speciarl.evaluate.run import load_results, prediction_store, verdict_store
 from speciarl.evaluate.verify import verify
 from speciarl.judges.factory import build_judge
-from speciarl.policy.tiny import build_tiny_model
 
 runner = CliRunner()
 IMAGES = 16
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def eval_args(model: Path, out: Path) -> list[str]:

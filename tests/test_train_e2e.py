@@ -7,19 +7,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from checkpoints import changed_weights
 from speciarl.cli import app
-from speciarl.policy.tiny import build_tiny_model
 from speciarl.train.config import load_config
 from speciarl.train.grpo import train_grpo
 from speciarl.train.sft import target_text, train_sft
 from two_processes import run_two_processes
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def recipe(folder: Path, model: Path, **changes) -> Path:
@@ -172,12 +167,6 @@ def test_full_fine_tuning_without_lora_saves_the_whole_model(tmp_path, tiny_mode
     assert train_grpo(grpo).name == "model"
 
 
-def _weights(folder: Path) -> dict:
-    from safetensors.torch import load_file
-
-    return load_file(str(folder / "model.safetensors"))
-
-
 @pytest.mark.parametrize("train_vision", [False, True])
 def test_full_fine_tuning_trains_the_vision_tower_only_when_asked(
     tmp_path, tiny_model, train_vision
@@ -192,9 +181,7 @@ def test_full_fine_tuning_trains_the_vision_tower_only_when_asked(
             optimizer__learning_rate=1e-3,
         )
     )
-    before, after = _weights(tiny_model), _weights(train_sft(config))
-    changed = {name for name in before if not before[name].equal(after[name])}
-    vision = {name for name in before if ".visual." in f".{name}"}
+    changed, vision = changed_weights(tiny_model, train_sft(config))
     assert vision and changed - vision, "the language model must train either way"
     if train_vision:
         assert len(changed & vision) > len(vision) / 2

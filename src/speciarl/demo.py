@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from speciarl.atomic import atomic_write
+from speciarl.echo import Echo
 from speciarl.verdict import Verdict
 
-Echo = Callable[[str], None]
 SETTINGS_FILE = "settings.json"
 STAGE_DONE = "stage-done.json"
 
@@ -200,13 +200,14 @@ def _pretrain_vision(folder: Path, model: Path, settings: DemoSettings, echo: Ec
     samples = select_samples("synthetic", "train", subset=settings.train_images, seed=settings.seed)
     info = {entry.name: entry for entry in synthetic.species()}
     colours = list(synthetic.COLOURS)
+    drawn = [info[sample.label] for sample in samples]
     attributes = [
         (
-            synthetic.ORDERS.index(info[sample.label].order),
-            colours.index(info[sample.label].colour),
-            synthetic.MARKINGS.index(info[sample.label].marking),
+            synthetic.ORDERS.index(looks.order),
+            colours.index(looks.colour),
+            synthetic.MARKINGS.index(looks.marking),
         )
-        for sample in samples
+        for looks in drawn
     ]
     accuracy = pretrain_vision(
         model,
@@ -220,7 +221,7 @@ def _pretrain_vision(folder: Path, model: Path, settings: DemoSettings, echo: Ec
     names = ("shape", "colour", "marking")
     echo(
         "vision pre-training accuracy: "
-        + ", ".join(f"{n} {a:.2f}" for n, a in zip(names, accuracy.values(), strict=True))
+        + ", ".join(f"{n} {a:.2f}" for n, a in zip(names, accuracy, strict=True))
     )
     return folder / "model"
 

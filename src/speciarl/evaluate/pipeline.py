@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from speciarl.echo import Echo
 from speciarl.evaluate.predict import GenerationSettings, TransformersBackend, VLLMBackend, predict
 from speciarl.evaluate.run import (
     MANIFEST,
@@ -20,7 +21,6 @@ from speciarl.evaluate.store import exclusive
 from speciarl.evaluate.verify import verify
 
 BACKENDS = {"transformers": TransformersBackend, "vllm": VLLMBackend}
-Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)

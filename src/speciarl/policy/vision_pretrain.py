@@ -5,21 +5,23 @@ from random weights does not, and learning to see through the language-model los
 far longer than a CPU demo can wait. This trains the vision tower (patch embedding, blocks and
 merger) with one linear head per attribute (for the synthetic benchmark: shape, colour and
 marking, never class names) on the tower's image tokens, then saves the whole checkpoint with
-the heads dropped.
+the heads dropped. The heads read each token after an RMS norm, as the language model's first
+layer does: otherwise the tower may carry what it learns in the tokens' norms, or on top of a
+large component shared by every image, both of which that norm erases.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from speciarl.echo import Echo
+
 if TYPE_CHECKING:
     import torch
-
-Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,13 @@ def pretrain_vision(
     classes: Sequence[int],
     settings: VisionPretraining = VisionPretraining(),
     echo: Echo = print,
-) -> dict[str, float]:
+) -> list[float]:
     """Train the vision tower of ``model_dir`` to predict ``attributes`` from ``images``.
 
     ``attributes[i][k]`` is image ``i``'s value of attribute ``k``, in ``range(classes[k])``.
     Every image must give the same number of image tokens (same size after the processor).
-    Writes the checkpoint to ``out_dir`` and returns each attribute's accuracy on the training
-    images over the last tenth of the steps.
+    Writes the checkpoint to ``out_dir`` and returns each attribute's accuracy (in the order of
+    ``classes``) on the training images over the last tenth of the steps.
     """
     import torch
     from PIL import Image
@@ -106,7 +108,7 @@ def pretrain_vision(
             echo(f"vision pre-training: step {step + 1}/{settings.steps}, loss {loss.item():.3f}")
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
-    return {f"attribute {k}": float(hits[k]) / seen for k in range(len(classes))}
+    return (hits / seen).tolist()
 
 
 def _check_labels(

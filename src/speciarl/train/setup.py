@@ -156,10 +156,9 @@ def load_policy(config: TrainConfig) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    model_id = config.model
     dtype = torch.bfloat16 if on_gpu() else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype)
+    model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
     if config.lora is None and not config.train_vision:
         model.model.visual.requires_grad_(False)
-    processor = AutoProcessor.from_pretrained(model_id, padding_side="left")
+    processor = AutoProcessor.from_pretrained(config.model, padding_side="left")
     return model, processor
