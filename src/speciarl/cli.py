@@ -177,6 +177,7 @@ RootOption = Annotated[
     typer.Option(help="Dataset root: the dataset's folder, or a folder holding all datasets."),
 ]
 SourceOption = Annotated[str, typer.Option(help="local (official layout under --root) or hub.")]
+PolicyPromptOption = Annotated[str, typer.Option(help="Policy prompt name.")]
 HubIdOption = Annotated[
     str | None, typer.Option(help="Hub dataset id or local copy, instead of the default.")
 ]
@@ -245,7 +246,7 @@ def data_build(
     part: Annotated[
         list[str] | None, typer.Option(help="For 'mixed': NAME:SPLIT:COUNT, repeatable.")
     ] = None,
-    prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    prompt: PolicyPromptOption = "general",
     layout: Annotated[str, typer.Option(help="trl (default) or verl (its RL dataset).")] = "trl",
     root: RootOption = None,
     source: SourceOption = "local",
@@ -361,6 +362,7 @@ TemperatureOption = Annotated[float, typer.Option(help="0 = greedy.")]
 TopPOption = Annotated[float, typer.Option(help="Nucleus sampling mass.")]
 MaxNewTokensOption = Annotated[int, typer.Option(help="Tokens per prediction.")]
 GenerationBatchOption = Annotated[int, typer.Option(help="Images per generation batch.")]
+RunSeedOption = Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")]
 JudgeModelOption = Annotated[str | None, typer.Option(help="Judge model id.")]
 JudgePromptOption = Annotated[str, typer.Option(help="Judge prompt name.")]
 JudgeEndpointOption = Annotated[
@@ -397,8 +399,8 @@ def predict_command(
     top_p: TopPOption = 1.0,
     max_new_tokens: MaxNewTokensOption = 256,
     batch_size: GenerationBatchOption = 8,
-    seed: Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")] = 0,
-    prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    seed: RunSeedOption = 0,
+    prompt: PolicyPromptOption = "general",
     repair: RepairOption = False,
 ) -> None:
     """Run a policy over dataset splits; restartable, one JSONL record per prediction."""
@@ -505,8 +507,8 @@ def eval_command(
     top_p: TopPOption = 1.0,
     max_new_tokens: MaxNewTokensOption = 256,
     batch_size: GenerationBatchOption = 8,
-    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
-    prompt: Annotated[str, typer.Option(help="Policy prompt name.")] = "general",
+    seed: RunSeedOption = 0,
+    prompt: PolicyPromptOption = "general",
     endpoint: JudgeEndpointOption = None,
     judge_model: JudgeModelOption = None,
     judge_prompt: JudgePromptOption = "base",
