@@ -11,7 +11,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +40,17 @@ class ScriptedOpenAIServer:
     scripted latency costs no thread per request, as in a real asynchronous inference server.
     """
 
-    def __init__(self, responder: Responder, *, latency_s: float = 0.0, port: int = 0) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        latency_s: float = 0.0,
+        port: int = 0,
+        models: Sequence[str] = (),
+    ) -> None:
         self.responder = responder
+        self.models = tuple(models)
+        """What ``GET /v1/models`` lists, as a real server lists what it serves."""
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
         self.max_in_flight = 0
@@ -82,11 +91,16 @@ class ScriptedOpenAIServer:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_get("/v1/models", self._list_models)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port, backlog=1024)
         await site.start()
         self._port = self._runner.addresses[0][1]
+
+    async def _list_models(self, request: web.Request) -> web.StreamResponse:
+        listed = [{"id": name, "object": "model", "owned_by": "scripted"} for name in self.models]
+        return web.json_response({"object": "list", "data": listed})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

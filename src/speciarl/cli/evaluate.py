@@ -1,0 +1,225 @@
+"""``speciarl predict / verify / report / compare / eval``: evaluation over an output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from speciarl.cli.app import app
+from speciarl.cli.common import (
+    PolicyPromptOption,
+    RootOption,
+    SourceOption,
+    or_fail,
+    stderr,
+)
+
+OutOption = Annotated[Path, typer.Option("--out", help="Evaluation folder.")]
+PolicyOption = Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")]
+DatasetsOption = Annotated[str, typer.Option(help="Comma-separated dataset names.")]
+AdapterOption = Annotated[str | None, typer.Option(help="LoRA adapter folder.")]
+ImageSubsetOption = Annotated[int | None, typer.Option(help="A seeded subset of N images.")]
+BackendOption = Annotated[str, typer.Option(help="transformers or vllm.")]
+PredictionsOption = Annotated[int, typer.Option(help="Predictions per image.")]
+TemperatureOption = Annotated[float, typer.Option(help="0 = greedy.")]
+TopPOption = Annotated[float, typer.Option(help="Nucleus sampling mass.")]
+MaxNewTokensOption = Annotated[int, typer.Option(help="Tokens per prediction.")]
+GenerationBatchOption = Annotated[int, typer.Option(help="Images per generation batch.")]
+RunSeedOption = Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")]
+JudgeModelOption = Annotated[str | None, typer.Option(help="Judge model id.")]
+JudgePromptOption = Annotated[str, typer.Option(help="Judge prompt name.")]
+JudgeEndpointOption = Annotated[
+    str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
+]
+SqliteCacheOption = Annotated[Path | None, typer.Option(help="SQLite verdict cache file.")]
+RedisCacheOption = Annotated[str | None, typer.Option(help="Redis URL of a shared verdict cache.")]
+ModelNameOption = Annotated[str | None, typer.Option(help="Model name in tables and plots.")]
+EmbeddingOption = Annotated[
+    str | None, typer.Option(help="Sentence-embedding model for semantic similarity.")
+]
+InclusionEndpointOption = Annotated[
+    str | None, typer.Option(help="OpenAI-style URL of the LLM for LLM inclusion.")
+]
+InclusionModelOption = Annotated[str | None, typer.Option(help="Model id for LLM inclusion.")]
+RepairOption = Annotated[
+    bool,
+    typer.Option(help="Move corrupt lines of the stores aside and redo those items."),
+]
+
+
+@app.command("predict")
+def predict_command(
+    model: PolicyOption,
+    datasets: DatasetsOption,
+    out: OutOption,
+    adapter: AdapterOption = None,
+    split: Annotated[str, typer.Option(help="Split to predict on.")] = "test",
+    subset: ImageSubsetOption = None,
+    root: RootOption = None,
+    source: SourceOption = "local",
+    backend: BackendOption = "transformers",
+    n: PredictionsOption = 1,
+    temperature: TemperatureOption = 0.0,
+    top_p: TopPOption = 1.0,
+    max_new_tokens: MaxNewTokensOption = 256,
+    batch_size: GenerationBatchOption = 8,
+    seed: RunSeedOption = 0,
+    prompt: PolicyPromptOption = "general",
+    repair: RepairOption = False,
+) -> None:
+    """Run a policy over dataset splits; restartable, one JSONL record per prediction."""
+    from speciarl.evaluate.pipeline import EvalPlan, run_predictions
+
+    plan = or_fail(
+        lambda: EvalPlan.create(
+            model=model,
+            adapter=adapter,
+            datasets=datasets,
+            split=split,
+            subset=subset,
+            root=root,
+            source=source,
+            backend=backend,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            prompt=prompt,
+        )
+    )
+    or_fail(lambda: run_predictions(plan, out, repair=repair, echo=stderr))
+
+
+@app.command("verify")
+def verify_command(
+    out: OutOption,
+    endpoint: JudgeEndpointOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_prompt: JudgePromptOption = "base",
+    cache: SqliteCacheOption = None,
+    redis: RedisCacheOption = None,
+    repair: RepairOption = False,
+) -> None:
+    """Judge the stored predictions with the cascade; undecided ones are retried next time."""
+    from speciarl.evaluate.pipeline import run_verification
+
+    or_fail(
+        lambda: run_verification(
+            out,
+            endpoint=endpoint,
+            judge_model=judge_model,
+            judge_prompt=judge_prompt,
+            cache=cache,
+            redis=redis,
+            repair=repair,
+            echo=stderr,
+        )
+    )
+
+
+@app.command("report")
+def report_command(
+    out: OutOption,
+    name: ModelNameOption = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    embedding_model: EmbeddingOption = None,
+    inclusion_endpoint: InclusionEndpointOption = None,
+    inclusion_model: InclusionModelOption = None,
+) -> None:
+    """Write report.json, report.md and the plots of an evaluation folder."""
+    from speciarl.evaluate.pipeline import run_report
+
+    typer.echo(
+        or_fail(
+            lambda: run_report(
+                out,
+                name=name,
+                resamples=resamples,
+                embedding_model=embedding_model,
+                inclusion_endpoint=inclusion_endpoint,
+                inclusion_model=inclusion_model,
+            )
+        )
+    )
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[Path], typer.Argument(help="Evaluation folders or report.json files.")],
+) -> None:
+    """Print the paper-style table across methods."""
+    from speciarl.evaluate.pipeline import compare_runs
+
+    typer.echo(or_fail(lambda: compare_runs(runs)))
+
+
+@app.command("eval")
+def eval_command(
+    model: PolicyOption,
+    datasets: DatasetsOption,
+    out: OutOption,
+    adapter: AdapterOption = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate.")] = "test",
+    subset: ImageSubsetOption = None,
+    root: RootOption = None,
+    source: SourceOption = "local",
+    backend: BackendOption = "transformers",
+    n: PredictionsOption = 1,
+    temperature: TemperatureOption = 0.0,
+    top_p: TopPOption = 1.0,
+    max_new_tokens: MaxNewTokensOption = 256,
+    batch_size: GenerationBatchOption = 8,
+    seed: RunSeedOption = 0,
+    prompt: PolicyPromptOption = "general",
+    endpoint: JudgeEndpointOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_prompt: JudgePromptOption = "base",
+    cache: SqliteCacheOption = None,
+    redis: RedisCacheOption = None,
+    name: ModelNameOption = None,
+    embedding_model: EmbeddingOption = None,
+    inclusion_endpoint: InclusionEndpointOption = None,
+    inclusion_model: InclusionModelOption = None,
+    repair: RepairOption = False,
+) -> None:
+    """predict + verify + report over several datasets in one command (restartable)."""
+    predict_command(
+        model=model,
+        datasets=datasets,
+        out=out,
+        adapter=adapter,
+        split=split,
+        subset=subset,
+        root=root,
+        source=source,
+        backend=backend,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        prompt=prompt,
+        repair=repair,
+    )
+    verify_command(
+        out=out,
+        endpoint=endpoint,
+        judge_model=judge_model,
+        judge_prompt=judge_prompt,
+        cache=cache,
+        redis=redis,
+        repair=repair,
+    )
+    report_command(
+        out=out,
+        name=name,
+        resamples=1000,
+        embedding_model=embedding_model,
+        inclusion_endpoint=inclusion_endpoint,
+        inclusion_model=inclusion_model,
+    )

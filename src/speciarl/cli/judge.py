@@ -1,0 +1,122 @@
+"""``speciarl judge``: grade (ground truth, prediction) pairs from a file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from speciarl.cli.app import app
+from speciarl.cli.common import bar, fail
+
+if TYPE_CHECKING:
+    from speciarl.judges.hierarchy import Hierarchy
+
+
+class JudgeKind(StrEnum):
+    lexical = "lexical"
+    taxonomy = "taxonomy"
+    llm = "llm"
+    cascade = "cascade"
+
+
+@app.command()
+def judge(
+    pairs: Annotated[
+        Path,
+        typer.Option(help="JSONL or CSV file with ground_truth and prediction fields."),
+    ],
+    out: Annotated[Path, typer.Option(help="Output JSONL, one line per input pair, in order.")],
+    judge_kind: Annotated[
+        JudgeKind, typer.Option("--judge", help="Which judge grades the pairs.")
+    ] = JudgeKind.cascade,
+    hierarchy: Annotated[
+        Path | None,
+        typer.Option(help="Label hierarchy (YAML or JSON) for the taxonomy judge."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Use this dataset's shipped label hierarchy.")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="With --dataset: build the hierarchy from the dataset's own files."),
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="SQLite verdict cache file, shared across runs.")
+    ] = None,
+    redis: Annotated[
+        str | None,
+        typer.Option(help="Redis URL of a verdict cache shared by many processes and nodes."),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-style base URL of the judge model, e.g. http://localhost:8000/v1"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Judge model id as the server names it.")
+    ] = None,
+    prompt: Annotated[str, typer.Option(help="Judge prompt name.")] = "base",
+    concurrency: Annotated[int, typer.Option(help="LLM requests in flight at most.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Pairs per LLM request (1 = paper).")] = 1,
+    output_mode: Annotated[
+        str, typer.Option(help="auto, structured, guided, json_schema or text.")
+    ] = "auto",
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 60.0,
+    max_retries: Annotated[int, typer.Option(help="Retries of a failed LLM request.")] = 4,
+) -> None:
+    """Grade each prediction against its ground truth with one of the six verdicts.
+
+    OPENAI_API_KEY is used when set; a local server needs no key.
+    """
+    from speciarl.judges.cache import CacheUnavailableError
+    from speciarl.judges.factory import build_judge, judges_in, open_cache
+    from speciarl.judges.llm import LLMJudge, LLMJudgeSettings
+    from speciarl.judges.pairs_file import pairs_of, read_pair_records, write_judgements
+    from speciarl.judges.summary import judging_summary
+
+    try:
+        records = read_pair_records(pairs)
+        loaded = _hierarchy_for(hierarchy, dataset, root)
+        llm = None
+        if endpoint is not None or model is not None:
+            if endpoint is None or model is None:
+                raise ValueError("the LLM judge needs both --endpoint and --model")
+            llm = LLMJudgeSettings(
+                endpoint=endpoint,
+                model=model,
+                prompt=prompt,
+                concurrency=concurrency,
+                batch_size=batch_size,
+                output=output_mode,
+                timeout_s=timeout,
+                max_retries=max_retries,
+            )
+        grader = build_judge(
+            judge_kind.value, hierarchy=loaded, llm=llm, cache=open_cache(cache, redis)
+        )
+    except (ValueError, CacheUnavailableError) as error:
+        fail(str(error))
+    for member in judges_in(grader):
+        if isinstance(member, LLMJudge):
+            member.progress = bar(None, "judging with the LLM", unit="pair")
+    judgements = grader.judge(pairs_of(records))
+    write_judgements(out, records, judgements)
+    typer.echo(judging_summary(judgements, grader), err=True)
+
+
+def _hierarchy_for(path: Path | None, dataset: str | None, root: Path | None) -> Hierarchy | None:
+    """The hierarchy from ``--hierarchy`` or ``--dataset`` (not both)."""
+    from speciarl.data.registry import get_dataset
+    from speciarl.judges.hierarchy import Hierarchy
+
+    if path is not None and dataset is not None:
+        raise ValueError("give --hierarchy or --dataset, not both")
+    if path is not None:
+        return Hierarchy.load(path)
+    if dataset is not None:
+        return get_dataset(dataset).hierarchy(root)
+    return None
