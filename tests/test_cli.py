@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -184,7 +185,7 @@ def test_judge_cascade_with_an_llm_endpoint_and_cache(tmp_path):
         asked.append(prediction)
         return "generic" if prediction == "a fluffy thing" else "wrong"
 
-    with ScriptedOpenAIServer(rule_responder(rule)) as server:
+    with ScriptedOpenAIServer(rule_responder(rule), models=["judge"]) as server:
         args = [
             "judge",
             "--pairs",
@@ -234,3 +235,106 @@ def test_llm_judge_needs_endpoint_and_model(tmp_path):
         ],
     )
     assert half.exit_code == 2 and "both --endpoint and --model" in half.stderr
+
+
+RAW = [
+    {
+        "ground_truth": "golden-winged warbler",
+        "prediction": "<think>x</think><answer>warbler</answer>",
+    },
+    {"ground_truth": "samoyed", "prediction": "<think>a white dog</think>  <answer> Dog </answer>"},
+    {"ground_truth": "samoyed", "prediction": "I think it is a samoyed"},
+    {"ground_truth": "samoyed", "prediction": "<answer>samoyed</answer><answer>cat</answer>"},
+]
+
+
+def _llm_judge_args(pairs, out, server, *extra):
+    return [
+        "judge",
+        "--pairs",
+        str(pairs),
+        "--judge",
+        "llm",
+        "--endpoint",
+        server.base_url,
+        "--model",
+        "judge",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_judge_extracts_answers_from_raw_completions_before_the_llm_sees_them(tmp_path):
+    from speciarl.testing.openai_server import ScriptedOpenAIServer, rule_responder
+
+    pairs, out = tmp_path / "raw.jsonl", tmp_path / "o.jsonl"
+    write_jsonl(pairs, RAW)
+    asked = []
+
+    def rule(ground_truth, prediction):
+        asked.append(prediction)
+        return "less specific" if prediction == "warbler" else "generic"
+
+    with ScriptedOpenAIServer(rule_responder(rule), models=["judge"]) as server:
+        result = runner.invoke(app, _llm_judge_args(pairs, out, server))
+    assert result.exit_code == 0, result.output
+    assert sorted(asked) == ["Dog", "warbler"]  # only well-formed answers, tags removed
+    rows = read_jsonl(out)
+    assert [r["answer_status"] for r in rows] == ["ok", "ok", "missing", "repeated"]
+    assert [r["answer"] for r in rows] == ["warbler", "Dog", None, None]
+    assert [r["verdict"] for r in rows] == ["less specific", "generic", None, None]
+    assert "judging the extracted answers" in result.stderr
+    counts = {
+        label.strip(): int(count)
+        for label, count in re.findall(r"^(\s*[a-z ]+?)\s+(\d+)\s", result.stderr, re.MULTILINE)
+    }
+    assert counts["format failures"] == 2
+    assert counts["answer missing"] == 1 and counts["answer repeated"] == 1
+    assert counts["undecided"] == 0  # format failures were never judged, so not undecided
+
+
+def test_judge_text_as_it_is_when_told_and_extract_when_told(tmp_path):
+    from speciarl.testing.openai_server import ScriptedOpenAIServer, rule_responder
+
+    raw, plain = tmp_path / "raw.jsonl", tmp_path / "plain.jsonl"
+    write_jsonl(raw, RAW[:1])
+    write_jsonl(plain, [{"ground_truth": "samoyed", "prediction": "dog"}])
+    asked = []
+
+    def rule(ground_truth, prediction):
+        asked.append(prediction)
+        return "wrong"
+
+    with ScriptedOpenAIServer(rule_responder(rule), models=["judge"]) as server:
+        as_is = runner.invoke(
+            app, _llm_judge_args(raw, tmp_path / "a.jsonl", server, "--no-extract-answer")
+        )
+        forced = runner.invoke(
+            app, _llm_judge_args(plain, tmp_path / "b.jsonl", server, "--extract-answer")
+        )
+    assert as_is.exit_code == 0 and forced.exit_code == 0, as_is.output + forced.output
+    assert asked == ["<think>x</think><answer>warbler</answer>"]  # the plain "dog" had no tags
+    assert "answer_status" not in read_jsonl(tmp_path / "a.jsonl")[0]
+    assert read_jsonl(tmp_path / "b.jsonl")[0]["answer_status"] == "missing"
+
+
+def test_judge_stops_before_judging_when_the_llm_endpoint_is_down_or_misnamed(tmp_path):
+    from speciarl.testing.openai_server import Reply, ScriptedOpenAIServer
+
+    pairs, out = tmp_path / "p.jsonl", tmp_path / "o.jsonl"
+    write_jsonl(pairs, PAIRS)
+    server = ScriptedOpenAIServer(lambda body: Reply("wrong"), models=["other-model"])
+    with server:
+        misnamed = runner.invoke(app, _llm_judge_args(pairs, out, server))
+        url = server.base_url
+    assert misnamed.exit_code == 2
+    assert misnamed.stderr.strip() == (
+        f"error: --model 'judge' is not served at {url} (it serves: other-model)"
+    )
+    assert server.requests == []  # not one pair was sent
+    down = runner.invoke(app, _llm_judge_args(pairs, out, server))  # the server is gone now
+    assert down.exit_code == 2
+    assert down.stderr.startswith(f"error: --endpoint {url}: no answer")
+    assert len(down.stderr.strip().splitlines()) == 1
+    assert not out.exists()

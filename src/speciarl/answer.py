@@ -100,6 +100,11 @@ def extract_answer(
     return ParsedAnswer(AnswerStatus.OK, text)
 
 
+def has_answer_tags(text: str) -> bool:
+    """Whether ``text`` holds ``<think>``/``<answer>`` tags: a raw completion, not an answer."""
+    return _TAG.search(text) is not None
+
+
 def exceeds_length_cap(
     text: str, *, max_words: int = DEFAULT_MAX_WORDS, max_chars: int = DEFAULT_MAX_CHARS
 ) -> bool:

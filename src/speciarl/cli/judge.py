@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from speciarl.cli.app import app
-from speciarl.cli.common import bar, fail
+from speciarl.cli.common import bar, fail, stderr
 
 if TYPE_CHECKING:
     from speciarl.judges.hierarchy import Hierarchy
@@ -67,16 +67,32 @@ def judge(
     ] = "auto",
     timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 60.0,
     max_retries: Annotated[int, typer.Option(help="Retries of a failed LLM request.")] = 4,
+    extract_answer: Annotated[
+        bool | None,
+        typer.Option(
+            "--extract-answer/--no-extract-answer",
+            help="Read each prediction as a raw policy completion and judge only its "
+            "<answer>, as training does; by default, on when any prediction holds "
+            "<think>/<answer> tags.",
+        ),
+    ] = None,
 ) -> None:
     """Grade each prediction against its ground truth with one of the six verdicts.
 
     OPENAI_API_KEY is used when set; a local server needs no key.
     """
     from speciarl.judges.cache import CacheUnavailableError
+    from speciarl.judges.endpoint import check_judge_endpoint
     from speciarl.judges.factory import build_judge, judges_in, open_cache
     from speciarl.judges.llm import LLMJudge, LLMJudgeSettings
-    from speciarl.judges.pairs_file import pairs_of, read_pair_records, write_judgements
+    from speciarl.judges.pairs_file import (
+        holds_raw_completions,
+        pairs_of,
+        read_pair_records,
+        write_judgements,
+    )
     from speciarl.judges.summary import judging_summary
+    from speciarl.rollouts import judge_rollouts
 
     try:
         records = read_pair_records(pairs)
@@ -98,14 +114,32 @@ def judge(
         grader = build_judge(
             judge_kind.value, hierarchy=loaded, llm=llm, cache=open_cache(cache, redis)
         )
+        if llm is not None:
+            check_judge_endpoint(llm.endpoint, llm.model, api_key=llm.api_key)
     except (ValueError, CacheUnavailableError) as error:
         fail(str(error))
     for member in judges_in(grader):
         if isinstance(member, LLMJudge):
             member.progress = bar(None, "judging with the LLM", unit="pair")
-    judgements = grader.judge(pairs_of(records))
-    write_judgements(out, records, judgements)
-    typer.echo(judging_summary(judgements, grader), err=True)
+    if extract_answer is None and holds_raw_completions(records):
+        stderr(
+            "predictions hold <think>/<answer> tags: judging the extracted answers "
+            "(--no-extract-answer judges the text as it is)"
+        )
+        extract_answer = True
+    if extract_answer:
+        judged = judge_rollouts(
+            [record["prediction"] for record in records],
+            [record["ground_truth"] for record in records],
+            grader,
+        )
+        answers = [answer for answer, _ in judged]
+        judgements = [judgement for _, judgement in judged]
+    else:
+        answers = None
+        judgements = grader.judge(pairs_of(records))
+    write_judgements(out, records, judgements, answers)
+    typer.echo(judging_summary(judgements, grader, answers), err=True)
 
 
 def _hierarchy_for(path: Path | None, dataset: str | None, root: Path | None) -> Hierarchy | None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from speciarl.answer import ParsedAnswer, has_answer_tags
 from speciarl.atomic import atomic_write
 from speciarl.judges.base import Judgement, Pair
 
@@ -77,18 +78,32 @@ def pairs_of(records: Sequence[dict[str, Any]]) -> list[Pair]:
     return [Pair(record["ground_truth"], record["prediction"]) for record in records]
 
 
+def holds_raw_completions(records: Sequence[dict[str, Any]]) -> bool:
+    """Whether any prediction carries ``<think>``/``<answer>`` tags: the file holds a policy's
+    raw completions, whose answers must be extracted before a judge sees them."""
+    return any(has_answer_tags(record["prediction"]) for record in records)
+
+
 def write_judgements(
-    path: str | Path, records: Sequence[dict[str, Any]], judgements: Sequence[Judgement]
+    path: str | Path,
+    records: Sequence[dict[str, Any]],
+    judgements: Sequence[Judgement],
+    answers: Sequence[ParsedAnswer] | None = None,
 ) -> None:
-    """One JSON line per record, in order: its fields plus ``verdict``, ``judge`` and ``cached``."""
+    """One JSON line per record, in order: its fields plus ``verdict``, ``judge`` and ``cached``;
+    with ``answers`` (the predictions were raw completions) also the extracted ``answer`` and
+    its ``answer_status`` (``ok`` or the format failure)."""
     if len(records) != len(judgements):
         raise ValueError(f"{len(records)} records but {len(judgements)} judgements")
+    if answers is not None and len(answers) != len(records):
+        raise ValueError(f"{len(records)} records but {len(answers)} extracted answers")
     with atomic_write(path) as stream:
-        for record, judgement in zip(records, judgements, strict=True):
-            row = {
-                **record,
-                "verdict": None if judgement.verdict is None else judgement.verdict.value,
-                "judge": judgement.judge,
-                "cached": judgement.cached,
-            }
+        for index, (record, judgement) in enumerate(zip(records, judgements, strict=True)):
+            row = {**record}
+            if answers is not None:
+                row["answer"] = answers[index].text
+                row["answer_status"] = answers[index].status.value
+            row["verdict"] = None if judgement.verdict is None else judgement.verdict.value
+            row["judge"] = judgement.judge
+            row["cached"] = judgement.cached
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")

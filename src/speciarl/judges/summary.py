@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from speciarl.answer import ParsedAnswer
 from speciarl.judges.base import Judge, Judgement
 from speciarl.judges.factory import judges_in
 from speciarl.verdict import VERDICTS
@@ -23,14 +24,27 @@ _COUNTER_ROWS = (
 )
 
 
-def judging_summary(judgements: Sequence[Judgement], judge: Judge) -> str:
-    """Verdict counts and shares, undecided pairs, who decided, cache and LLM counters."""
+def judging_summary(
+    judgements: Sequence[Judgement],
+    judge: Judge,
+    answers: Sequence[ParsedAnswer] | None = None,
+) -> str:
+    """Verdict counts and shares, undecided pairs, who decided, cache and LLM counters; with
+    ``answers`` (extracted from raw completions) also the format failures, by kind, which were
+    never judged and so are not counted as undecided."""
     total = len(judgements)
+    failures = Counter(a.status.value for a in answers or () if not a.formatted)
     verdicts = Counter(j.verdict for j in judgements)
     rows: list[tuple[str, str]] = [("pairs", str(total))]
     for verdict in VERDICTS:
         rows.append((verdict.value, _count_and_share(verdicts[verdict], total)))
-    rows.append(("undecided", _count_and_share(verdicts[None], total)))
+    rows.append(("undecided", _count_and_share(verdicts[None] - failures.total(), total)))
+    if answers is not None:
+        rows.append(("format failures", _count_and_share(failures.total(), total)))
+        rows.extend(
+            (f"  answer {status}", _count_and_share(count, total))
+            for status, count in sorted(failures.items())
+        )
     deciders = Counter(j.judge for j in judgements if j.verdict is not None)
     for name, count in sorted(deciders.items()):
         rows.append((f"decided by {name}", _count_and_share(count, total)))
