@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import yaml
 from speciarl.data.prepare import PartRequest
 from speciarl.data.registry import REGISTRY, get_dataset
 from speciarl.train.config import ConfigError, TrainConfig, load_config
+from speciarl.train.run_folder import dotted_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -81,16 +84,6 @@ def test_recipe_starts_with_a_comment_saying_what_it_reproduces(name):
     assert first.startswith("# ") and len(first) > 20
 
 
-def _leaves(content: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in content.items():
-        if isinstance(value, dict):
-            found.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            found[f"{prefix}{key}"] = value
-    return found
-
-
 def _default(path: str) -> Any:
     node: Any = TrainConfig()
     for part in path.split("."):
@@ -101,7 +94,7 @@ def _default(path: str) -> Any:
 @pytest.mark.parametrize("name", sorted(GPU_RECIPES | CPU_RECIPES))
 def test_recipe_states_only_what_differs_from_the_defaults(name):
     content = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text(encoding="utf-8"))
-    same = [key for key, value in _leaves(content).items() if value == _default(key)]
+    same = [key for key, value in dotted_settings(content).items() if value == _default(key)]
     assert not same, f"{name} repeats defaults: {same}"
 
 
@@ -200,7 +193,7 @@ def test_main_run_is_the_papers_setting():
 def _differences(name: str) -> dict[str, Any]:
     """Every setting in which a recipe differs from the main run, as dotted keys."""
     main, other = dataclasses.asdict(recipe("cub_speciarl")), dataclasses.asdict(recipe(name))
-    left, right = _leaves(main), _leaves(other)
+    left, right = dotted_settings(main), dotted_settings(other)
     return {key: right[key] for key in right if right[key] != left[key]}
 
 
@@ -452,3 +445,112 @@ def test_lora_null_means_full_fine_tuning(tmp_path):
     path.write_text("lora: 3\n")
     with pytest.raises(ConfigError, match="lora must be a section"):
         load_config(path)
+
+
+# --- numbers in any YAML spelling ----------------------------------------------------------------
+
+SPELLINGS = {"3e-5": 3e-5, "1E-4": 1e-4, "3.0e-5": 3e-5, ".5": 0.5, "1e3": 1000.0, "3.0e5": 3e5}
+
+
+@pytest.mark.parametrize(("spelling", "value"), SPELLINGS.items())
+def test_a_float_setting_reads_every_spelling_of_a_number(tmp_path, spelling, value):
+    path = tmp_path / "r.yaml"
+    path.write_text(f"optimizer:\n  learning_rate: {spelling}\n  epochs: {spelling}\n")
+    config = load_config(path)
+    assert config.optimizer.learning_rate == value and config.optimizer.epochs == value
+    assert type(config.optimizer.learning_rate) is float
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("{}\n")
+    overridden = load_config(plain, [f"optimizer.learning_rate={spelling}"])
+    assert overridden.optimizer.learning_rate == value
+
+
+@pytest.mark.parametrize("where", ["file", "override"])
+def test_a_word_where_a_number_goes_is_a_one_line_error_naming_the_key(tmp_path, where):
+    path = tmp_path / "r.yaml"
+    path.write_text("optimizer:\n  learning_rate: fast\n" if where == "file" else "{}\n")
+    overrides = ["optimizer.learning_rate=fast"] if where == "override" else []
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, overrides)
+    assert str(caught.value) == f"{path}: optimizer.learning_rate must be float, got 'fast'"
+
+
+def test_a_number_where_a_string_goes_stays_as_written(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: 1e3\nmodel: 2.10\ndata:\n  prompt: 007\n")
+    config = load_config(path, ["data.split=3.0e5"])
+    assert (config.name, config.model, config.data.prompt) == ("1e3", "2.10", "007")
+    assert config.data.split == "3.0e5"
+
+
+def test_an_int_setting_still_refuses_a_float(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("optimizer:\n  max_steps: 1e3\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).endswith("optimizer.max_steps must be int, got 1000.0")
+
+
+def test_a_written_out_recipe_reads_back_equal(tmp_path):
+    from speciarl.train.config import read_recipe, recipe_text
+
+    config = dataclasses.replace(
+        recipe("cub_speciarl"), name="1e3", model="2.10", report_to=["tensorboard"]
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(recipe_text(config))
+    assert read_recipe(path) == config  # read_recipe does not need tensorboard installed
+
+
+# --- accelerate configs and the backends they need -----------------------------------------------
+
+# What each distributed type needs beyond the training install (torch covers DDP and FSDP).
+BACKEND_PACKAGES = {"DEEPSPEED": "deepspeed"}
+
+
+def _extras() -> dict[str, list[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project["optional-dependencies"]
+
+
+def _provides(requirements: list[str], package: str) -> bool:
+    return any(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0] == package for line in requirements)
+
+
+@pytest.mark.parametrize("name", sorted(ACCELERATE_CONFIGS))
+def test_every_backend_a_launch_config_needs_comes_from_an_extra_it_names(name):
+    """Installed here or not, the config's header must say how to install what it needs."""
+    config = _load_accelerate(name)  # accelerate's own loader: parses, fields valid
+    package = BACKEND_PACKAGES.get(config.distributed_type.value)
+    if package is None:
+        return
+    header = "".join(
+        line for line in (ACCELERATE / f"{name}.yaml").read_text().splitlines() if line[:1] == "#"
+    )
+    named = re.findall(r"pip install -e '\.\[([\w,-]+)\]'", header)
+    extras = _extras()
+    provided = [
+        extra
+        for group in named
+        for extra in group.split(",")
+        if _provides(extras.get(extra, []), package)
+    ]
+    assert provided, f"{name} needs {package}: its header must name an extra that installs it"
+
+
+def test_every_logger_with_an_extra_has_one_in_pyproject():
+    from speciarl.train.config import LOGGER_EXTRAS
+
+    extras = _extras()
+    for logger in LOGGER_EXTRAS:
+        assert _provides(extras[logger], logger)
+
+
+def test_an_override_that_is_not_yaml_is_a_one_line_error(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("{}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["data.parts=[cub200:train:5"])
+    assert str(caught.value) == (
+        "override 'data.parts=[cub200:train:5': '[cub200:train:5' is not a YAML value"
+    )

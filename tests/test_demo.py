@@ -14,6 +14,7 @@ from speciarl.demo import DemoSettings, Entry, _draw, lookalike_behaviour, mixed
 from speciarl.evaluate.predict import GenerationSettings, predict
 from speciarl.evaluate.run import prediction_store, verdict_store
 from speciarl.evaluate.verify import verify
+from speciarl.judges.describe import judge_id
 from speciarl.judges.factory import build_judge
 
 
@@ -59,11 +60,8 @@ def test_lookalike_behaviour_counts_hedges_and_wrong_answers_on_lookalikes_only(
     family = species_of(lookalikes[0]).family
     store = prediction_store(tmp_path, "synthetic")
     predict(lookalikes + others, _Answers(family), store, GenerationSettings(), model_name="x")
-    verify(
-        store,
-        verdict_store(tmp_path, "synthetic"),
-        build_judge("cascade", hierarchy=get_dataset("synthetic").hierarchy()),
-    )
+    judge = build_judge("cascade", hierarchy=get_dataset("synthetic").hierarchy())
+    verify(store, verdict_store(tmp_path, "synthetic", judge_id(judge)), judge)
     same_family = sum(species_of(s).family == family for s in lookalikes)
     behaviour = lookalike_behaviour(tmp_path)
     assert behaviour["predictions"] == 4

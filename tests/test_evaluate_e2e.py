@@ -16,8 +16,9 @@ from speciarl.cli import app
 from speciarl.data.registry import get_dataset
 from speciarl.data.sample import Sample
 from speciarl.evaluate.predict import GenerationSettings, predict, request_seed
-from speciarl.evaluate.run import load_results, prediction_store, verdict_store
+from speciarl.evaluate.run import load_datasets, prediction_store, reported_judges, verdict_store
 from speciarl.evaluate.verify import verify
+from speciarl.judges.describe import judge_id
 from speciarl.judges.factory import build_judge
 
 runner = CliRunner()
@@ -82,15 +83,16 @@ def test_killed_and_resumed_evaluation_gives_the_same_report(tmp_path, tiny_mode
 def test_a_corrupt_line_is_detected_and_reported(tmp_path, tiny_model):
     out = tmp_path / "eval"
     assert runner.invoke(app, eval_args(tiny_model, out)).exit_code == 0
-    with (out / "synthetic" / "verdicts.jsonl").open("a") as stream:
+    [verdicts] = (out / "synthetic").glob("verdicts-*.jsonl")
+    with verdicts.open("a") as stream:
         stream.write("{broken\n")
     result = runner.invoke(app, ["report", "--out", str(out)])
     assert result.exit_code == 2
-    assert "verdicts.jsonl:" in result.stderr and "--repair" in result.stderr
+    assert f"{verdicts.name}:" in result.stderr and "--repair" in result.stderr
     repaired = runner.invoke(app, ["verify", "--out", str(out), "--repair"])
     assert repaired.exit_code == 0, repaired.output
     assert runner.invoke(app, ["report", "--out", str(out)]).exit_code == 0
-    assert (out / "synthetic" / "verdicts.jsonl.corrupt").is_file()
+    assert verdicts.with_name(f"{verdicts.name}.corrupt").is_file()
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path, tiny_model):
@@ -99,7 +101,8 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path, tiny_model):
     changed = [*eval_args(tiny_model, out)]
     changed[changed.index("--temperature") + 1] = "0.5"
     result = runner.invoke(app, changed)
-    assert result.exit_code == 2 and "other settings (generation)" in result.stderr
+    assert result.exit_code == 2
+    assert "other settings (generation.temperature: 1.0 here, 0.5 asked)" in result.stderr
 
 
 class ScriptedBackend:
@@ -137,9 +140,10 @@ def test_predict_verify_and_load_results_with_a_scripted_backend(tmp_path):
     assert again.written == 0  # everything was done; the unreadable image is recorded, not retried
 
     judge = build_judge("cascade", hierarchy=get_dataset("synthetic").hierarchy())
-    checked = verify(store, verdict_store(tmp_path, "synthetic"), judge)
+    checked = verify(store, verdict_store(tmp_path, "synthetic", judge_id(judge)), judge)
     assert checked.judged == 8 and checked.prediction_errors == 2
-    [result] = load_results(tmp_path)
+    [dataset] = load_datasets(tmp_path, reported_judges(tmp_path, ["synthetic"]))
+    result = dataset.result()
     assert result.n_predictions == 10 and len(result.groups) == 5
     assert result.groups[-1] == [None, None]  # the failed image counts as unjudged
     assert request_seed(0, "a") == request_seed(0, "a") != request_seed(1, "a")
@@ -166,8 +170,8 @@ def test_report_carries_text_inclusion_and_optional_llm_inclusion(tmp_path):
     store = prediction_store(tmp_path, "synthetic")
     predict(samples, backend, store, GenerationSettings(), model_name="scripted")
     judge = build_judge("cascade", hierarchy=get_dataset("synthetic").hierarchy())
-    verify(store, verdict_store(tmp_path, "synthetic"), judge)
-    with ScriptedOpenAIServer(rule_responder(lambda gt, pred: "yes")) as server:
+    verify(store, verdict_store(tmp_path, "synthetic", judge_id(judge)), judge)
+    with ScriptedOpenAIServer(rule_responder(lambda gt, pred: "yes"), models=["m"]) as server:
         result = runner.invoke(
             app,
             [

@@ -38,7 +38,8 @@ W, A, G, L, S, M = (
 
 
 def result(name, groups, format_failures=0):
-    return DatasetResult(name, groups, format_failures, sum(len(g) for g in groups))
+    ids = f"{name}:{len(groups)}"  # stands in for the digest of the images' sample ids
+    return DatasetResult(name, groups, format_failures, sum(len(g) for g in groups), "test", ids)
 
 
 # Four datasets, two predictions per image. Hand-computed values are in the tests below.
@@ -407,7 +408,7 @@ def test_figures_are_valid_pngs(tmp_path, small_report):
 # --- comparison table -------------------------------------------------------------------------
 
 
-def test_compare_table_marks_the_best_hm(small_report):
+def test_compare_table_marks_the_best_hm_and_shows_images_split_and_intervals(small_report):
     better = build_report(
         [
             result("flowers102", [[S, S], [M, S], [S, G]]),
@@ -421,25 +422,30 @@ def test_compare_table_marks_the_best_hm(small_report):
     table = compare_table([small_report, better])
     lines = table.strip().splitlines()
     assert lines[0] == (
-        "| model | fine-grained spec | fine-grained corr | fine-grained HM "
+        "| model | split | images | fine-grained spec | fine-grained corr | fine-grained HM "
         "| overall spec | overall corr | overall HM |"
     )
     tiny, speciarl = lines[2], lines[3]
-    assert tiny.startswith("| tiny | 0.389 | 0.639 | 0.426 |")
+    low, high = small_report["groups"]["fine-grained"]["specificity"]["ci"]
+    assert tiny.startswith(f"| tiny | test | 8 | 0.389 [{low:.3f}, {high:.3f}] |")
     fine_hm = f"{better['groups']['fine-grained']['hm']['value']:.3f}"
-    assert f"| **{fine_hm}** |" in speciarl
-    assert "**" not in tiny.split("|")[4]
-    assert table.count("**") == 4  # one bold cell per HM column
-    assert "Note" not in table
+    assert f"| **{fine_hm}** [" in speciarl
+    assert "**" not in tiny.split("|")[6]
+    assert table.count("**") == 4  # one bold value per HM column
+    assert "Mixed" not in table and "Note" not in table
 
 
-def test_compare_table_missing_columns_and_different_datasets(small_report):
+def test_compare_table_refuses_different_datasets_unless_mixed_is_allowed(small_report):
     cars_only = build_report([CARS, result("fgvc_aircraft", [[S, S]])], model="b", resamples=20)
-    table = compare_table([small_report, cars_only])
-    header = table.splitlines()[0]
+    with pytest.raises(ValueError, match=r"different images \(datasets: .* in tiny, .* in b\)"):
+        compare_table([small_report, cars_only])
+    table = compare_table([small_report, cars_only], allow_mixed=True)
+    assert table.startswith("**Mixed runs, not comparable**: datasets: ")
+    header = table.splitlines()[2]
     assert "very fine-grained HM" in header and "fine-grained HM" in header
-    tiny = table.splitlines()[2]
+    tiny = table.splitlines()[4]
     assert tiny.count("—") == 3  # tiny has no very fine-grained group
-    assert "Note: the overall averages cover different datasets" in table
+    assert "8 (flowers102 3, food101 2, oxford_pets 2, stanford_cars 1)" in tiny
+    assert table.count("**") == 2  # the warning only: no best value across incomparable runs
     with pytest.raises(ValueError):
         compare_table([])

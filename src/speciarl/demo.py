@@ -229,7 +229,8 @@ def _pretrain_vision(folder: Path, model: Path, settings: DemoSettings, echo: Ec
 def _stage(folder: Path, echo: Echo, title: str, train: Callable[[Path], Path]) -> Path:
     """Run ``train`` into ``folder`` unless a finished run left its marker there.
 
-    The marker is written last, atomically: a model folder alone may be half saved.
+    The marker is written last, atomically: a model folder alone may be half saved, so a stage
+    without it trains again from the start (overwriting what its interrupted run left).
     """
     marker = folder / STAGE_DONE
     if marker.is_file():
@@ -278,7 +279,7 @@ def _sft(
         epochs=1000.0,
     )
     config = _recipe(folder, model, settings, optimizer=optimizer, save_steps=steps)
-    return train_sft(config, target=target or label_target)
+    return train_sft(config, overwrite=True, target=target or label_target)
 
 
 def _grpo(folder: Path, model: Path, settings: DemoSettings, scheme: str) -> Path:
@@ -303,7 +304,7 @@ def _grpo(folder: Path, model: Path, settings: DemoSettings, scheme: str) -> Pat
         reward=RewardSettings(scheme=scheme),
         save_steps=settings.rl_steps,
     )
-    return train_grpo(config)
+    return train_grpo(config, overwrite=True)
 
 
 def _evaluate(root: Path, entry: Entry, settings: DemoSettings, echo: Echo) -> dict[str, Any]:
@@ -340,11 +341,11 @@ def lookalike_behaviour(folder: Path) -> dict[str, float]:
     """On the indistinguishable species: how often a model hedges (family level or broader,
     or abstains) and how often it is wrong, over its predictions."""
     from speciarl.data.synthetic import lookalike_names
-    from speciarl.evaluate.run import prediction_store, verdict_store
+    from speciarl.evaluate.run import load_datasets, reported_judges
 
     lookalikes = lookalike_names()
-    predictions = prediction_store(folder, "synthetic").load()
-    verdicts = verdict_store(folder, "synthetic").load()
+    [dataset] = load_datasets(folder, reported_judges(folder, ["synthetic"]))
+    predictions, verdicts = dataset.predictions, dataset.verdicts
     hedged = wrong = total = 0
     for key, record in predictions.items():
         if record["label"] not in lookalikes:

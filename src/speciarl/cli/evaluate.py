@@ -29,7 +29,13 @@ MaxNewTokensOption = Annotated[int, typer.Option(help="Tokens per prediction.")]
 GenerationBatchOption = Annotated[int, typer.Option(help="Images per generation batch.")]
 RunSeedOption = Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")]
 JudgeModelOption = Annotated[str | None, typer.Option(help="Judge model id.")]
-JudgePromptOption = Annotated[str, typer.Option(help="Judge prompt name.")]
+JudgePromptOption = Annotated[
+    str | None, typer.Option(help="The LLM judge's prompt name (default: base).")
+]
+JudgeSetupOption = Annotated[
+    str | None,
+    typer.Option(help="Judge set-up to report (id or prefix, see report.md); default: latest."),
+]
 JudgeEndpointOption = Annotated[
     str | None, typer.Option(help="Judge model's OpenAI-style base URL.")
 ]
@@ -91,7 +97,8 @@ def predict_command(
             prompt=prompt,
         )
     )
-    or_fail(lambda: run_predictions(plan, out, repair=repair, echo=stderr))
+    samples = or_fail(plan.check)
+    or_fail(lambda: run_predictions(plan, out, samples=samples, repair=repair, echo=stderr))
 
 
 @app.command("verify")
@@ -99,49 +106,48 @@ def verify_command(
     out: OutOption,
     endpoint: JudgeEndpointOption = None,
     judge_model: JudgeModelOption = None,
-    judge_prompt: JudgePromptOption = "base",
+    judge_prompt: JudgePromptOption = None,
     cache: SqliteCacheOption = None,
     redis: RedisCacheOption = None,
     repair: RepairOption = False,
 ) -> None:
-    """Judge the stored predictions with the cascade; undecided ones are retried next time."""
-    from speciarl.evaluate.pipeline import run_verification
+    """Judge the stored predictions with the cascade; undecided ones are retried next time.
 
-    or_fail(
-        lambda: run_verification(
-            out,
+    Each judge set-up (no LLM, or an LLM model and prompt) keeps its own verdicts, so one
+    folder's predictions can be judged several ways; `report` shows the latest set-up.
+    """
+    from speciarl.evaluate.pipeline import Judging, run_verification
+
+    judging = or_fail(
+        lambda: Judging(
             endpoint=endpoint,
             judge_model=judge_model,
             judge_prompt=judge_prompt,
             cache=cache,
             redis=redis,
-            repair=repair,
-            echo=stderr,
         )
     )
+    or_fail(lambda: run_verification(out, judging, repair=repair, echo=stderr))
 
 
 @app.command("report")
 def report_command(
     out: OutOption,
     name: ModelNameOption = None,
+    judge: JudgeSetupOption = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     embedding_model: EmbeddingOption = None,
     inclusion_endpoint: InclusionEndpointOption = None,
     inclusion_model: InclusionModelOption = None,
 ) -> None:
     """Write report.json, report.md and the plots of an evaluation folder."""
-    from speciarl.evaluate.pipeline import run_report
+    from speciarl.evaluate.pipeline import run_report, text_scorers
 
+    scorers = or_fail(lambda: text_scorers(embedding_model, inclusion_endpoint, inclusion_model))
     typer.echo(
         or_fail(
             lambda: run_report(
-                out,
-                name=name,
-                resamples=resamples,
-                embedding_model=embedding_model,
-                inclusion_endpoint=inclusion_endpoint,
-                inclusion_model=inclusion_model,
+                out, name=name, judge=judge, resamples=resamples, text_scorers=scorers
             )
         )
     )
@@ -150,11 +156,15 @@ def report_command(
 @app.command("compare")
 def compare_command(
     runs: Annotated[list[Path], typer.Argument(help="Evaluation folders or report.json files.")],
+    allow_mixed: Annotated[
+        bool,
+        typer.Option(help="Put runs on different images in one table (marked, no best value)."),
+    ] = False,
 ) -> None:
-    """Print the paper-style table across methods."""
+    """Print the paper-style table across methods (runs on the same images only)."""
     from speciarl.evaluate.pipeline import compare_runs
 
-    typer.echo(or_fail(lambda: compare_runs(runs)))
+    typer.echo(or_fail(lambda: compare_runs(runs, allow_mixed=allow_mixed)))
 
 
 @app.command("eval")
@@ -177,7 +187,7 @@ def eval_command(
     prompt: PolicyPromptOption = "general",
     endpoint: JudgeEndpointOption = None,
     judge_model: JudgeModelOption = None,
-    judge_prompt: JudgePromptOption = "base",
+    judge_prompt: JudgePromptOption = None,
     cache: SqliteCacheOption = None,
     redis: RedisCacheOption = None,
     name: ModelNameOption = None,
@@ -186,40 +196,54 @@ def eval_command(
     inclusion_model: InclusionModelOption = None,
     repair: RepairOption = False,
 ) -> None:
-    """predict + verify + report over several datasets in one command (restartable)."""
-    predict_command(
-        model=model,
-        datasets=datasets,
-        out=out,
-        adapter=adapter,
-        split=split,
-        subset=subset,
-        root=root,
-        source=source,
-        backend=backend,
-        n=n,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        seed=seed,
-        prompt=prompt,
-        repair=repair,
+    """predict + verify + report over several datasets in one command (restartable).
+
+    Every option is checked before the first prediction: datasets and their files, backend,
+    model, judge endpoint and model, text-metric options.
+    """
+    from speciarl.evaluate.pipeline import (
+        EvalPlan,
+        Judging,
+        check_text_metrics,
+        run_predictions,
+        run_report,
+        run_verification,
+        text_scorers,
     )
-    verify_command(
-        out=out,
-        endpoint=endpoint,
-        judge_model=judge_model,
-        judge_prompt=judge_prompt,
-        cache=cache,
-        redis=redis,
-        repair=repair,
+
+    plan = or_fail(
+        lambda: EvalPlan.create(
+            model=model,
+            adapter=adapter,
+            datasets=datasets,
+            split=split,
+            subset=subset,
+            root=root,
+            source=source,
+            backend=backend,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            prompt=prompt,
+        )
     )
-    report_command(
-        out=out,
-        name=name,
-        resamples=1000,
-        embedding_model=embedding_model,
-        inclusion_endpoint=inclusion_endpoint,
-        inclusion_model=inclusion_model,
+    judging = or_fail(
+        lambda: Judging(
+            endpoint=endpoint,
+            judge_model=judge_model,
+            judge_prompt=judge_prompt,
+            cache=cache,
+            redis=redis,
+        )
     )
+    samples = or_fail(plan.check)
+    or_fail(judging.check)
+    or_fail(lambda: check_text_metrics(embedding_model, inclusion_endpoint, inclusion_model))
+
+    or_fail(lambda: run_predictions(plan, out, samples=samples, repair=repair, echo=stderr))
+    or_fail(lambda: run_verification(out, judging, repair=repair, echo=stderr))
+    scorers = or_fail(lambda: text_scorers(embedding_model, inclusion_endpoint, inclusion_model))
+    typer.echo(or_fail(lambda: run_report(out, name=name, text_scorers=scorers)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,17 @@ OverridesArgument = Annotated[
     list[str] | None,
     typer.Argument(help="Recipe overrides such as optimizer.preset=dapo."),
 ]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(help="Continue the run in the recipe's output_dir from its last checkpoint."),
+]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        help="Replace the run in the recipe's output_dir (its checkpoints, rollout log, "
+        "saved model) and start afresh."
+    ),
+]
 
 
 @app.command()
@@ -26,16 +38,28 @@ def train(
     config: ConfigArgument,
     overrides: OverridesArgument = None,
     dry_run: Annotated[bool, typer.Option(help="Check the recipe and print the plan.")] = False,
-    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="With --dry-run: plan a launch of this many processes (default: WORLD_SIZE, "
+            "or 1). Real launches take theirs from accelerate launch or torchrun.",
+        ),
+    ] = None,
 ) -> None:
     """Train a policy with GRPO (or Dr.GRPO, DAPO) and the SpeciaRL reward, through TRL."""
     from speciarl.train.grpo import check_recipe, train_grpo
 
     recipe = _recipe(config, overrides)
     if dry_run:
-        typer.echo(or_fail(lambda: check_recipe(recipe)))
+        typer.echo(or_fail(lambda: check_recipe(recipe, processes)))
         return
-    typer.echo(f"saved to {train_grpo(recipe, resume=resume)}")
+    if processes is not None:
+        fail("--processes plans a launch with --dry-run; launch with accelerate launch or torchrun")
+    saved = _unless_unstartable(lambda: train_grpo(recipe, resume=resume, overwrite=overwrite))
+    typer.echo(f"saved to {saved}")
 
 
 @app.command()
@@ -43,7 +67,8 @@ def sft(
     config: ConfigArgument,
     overrides: OverridesArgument = None,
     dry_run: Annotated[bool, typer.Option(help="Check the recipe and print the plan.")] = False,
-    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """The SFT baseline: fine-tune on ground-truth labels in the answer format."""
     from speciarl.train.sft import check_sft_recipe, train_sft
@@ -52,7 +77,8 @@ def sft(
     if dry_run:
         typer.echo(or_fail(lambda: check_sft_recipe(recipe)))
         return
-    typer.echo(f"saved to {train_sft(recipe, resume=resume)}")
+    saved = _unless_unstartable(lambda: train_sft(recipe, resume=resume, overwrite=overwrite))
+    typer.echo(f"saved to {saved}")
 
 
 @app.command("tiny-model")
@@ -72,3 +98,14 @@ def _recipe(path: Path, overrides: list[str] | None) -> TrainConfig:
     from speciarl.train.config import load_config
 
     return or_fail(lambda: load_config(path, overrides or []))
+
+
+def _unless_unstartable(run: Callable[[], Path]) -> Path:
+    """Run a training; a recipe that cannot start (ConfigError) is a one-line error. Other
+    errors keep their traceback: they come from inside the trainer."""
+    from speciarl.train.config import ConfigError
+
+    try:
+        return run()
+    except ConfigError as error:
+        fail(str(error))

@@ -192,6 +192,18 @@ REGISTRY: dict[str, DatasetSpec] = {
 }
 
 
+def named_hierarchy(name_or_file: str) -> Hierarchy:
+    """A dataset's shipped hierarchy, by the dataset's name, or a hierarchy file: what a
+    recipe's ``judge.hierarchy`` names."""
+    if name_or_file in REGISTRY:
+        return REGISTRY[name_or_file].hierarchy()
+    if not Path(name_or_file).is_file():
+        raise DatasetError(
+            f"{name_or_file}: neither a dataset ({', '.join(REGISTRY)}) nor a hierarchy file"
+        )
+    return Hierarchy.load(name_or_file)
+
+
 def combined_hierarchy(names: list[str]) -> Hierarchy:
     """One forest holding the shipped hierarchies of several datasets, for mixed training sets.
 

@@ -1,111 +1,69 @@
-"""What ``speciarl predict/verify/report/compare/eval`` do, as library calls over a folder."""
+"""What ``speciarl predict/verify/report/compare/eval`` do, as library calls over a folder.
+
+Everything a run needs is checked before its first prediction or verdict (`EvalPlan.check`,
+`Judging.check`): a run that would stop on its fifth dataset or its judge stops at once.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from speciarl.data.sample import Sample
 from speciarl.echo import Echo
-from speciarl.evaluate.predict import GenerationSettings, TransformersBackend, VLLMBackend, predict
-from speciarl.evaluate.run import (
-    MANIFEST,
-    check_manifest,
-    prediction_store,
-    verdict_store,
-    write_report,
-)
+from speciarl.evaluate.judging import Judging
+from speciarl.evaluate.manifest import read_manifest, record_judge_setup, record_predictions
+from speciarl.evaluate.plan import EvalPlan
+from speciarl.evaluate.predict import BACKENDS, predict
+from speciarl.evaluate.run import evaluated_datasets, prediction_store, verdict_store, write_report
 from speciarl.evaluate.store import exclusive
 from speciarl.evaluate.verify import verify
 
-BACKENDS = {"transformers": TransformersBackend, "vllm": VLLMBackend}
 
-
-@dataclass(frozen=True)
-class EvalPlan:
-    """Which policy, which data, how to decode; stored in the folder's manifest."""
-
-    model: str
-    adapter: str | None
-    datasets: tuple[str, ...]
-    split: str
-    subset: int | None
-    root: str | None
-    source: str
-    backend: str
-    generation: GenerationSettings
-
-    @classmethod
-    def create(
-        cls, *, datasets: str, backend: str, root: Path | None = None, **options: Any
-    ) -> EvalPlan:
-        from speciarl.data.registry import get_dataset
-
-        names = tuple(name.strip() for name in datasets.split(",") if name.strip())
-        if not names:
-            raise ValueError("give at least one dataset (--datasets a,b)")
-        for name in names:
-            get_dataset(name)
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        fields = {"n", "temperature", "top_p", "max_new_tokens", "seed", "batch_size", "prompt"}
-        generation = GenerationSettings(**{k: v for k, v in options.items() if k in fields})
-        rest = {k: v for k, v in options.items() if k not in fields}
-        return cls(
-            datasets=names,
-            backend=backend,
-            root=str(root) if root else None,
-            generation=generation,
-            **rest,
-        )
-
-    def manifest(self) -> dict[str, Any]:
-        """Settings that make predictions comparable; batch size and root do not."""
-        generation = asdict(self.generation)
-        generation.pop("batch_size")
-        return {
-            "model": self.model,
-            "adapter": self.adapter,
-            "split": self.split,
-            "subset": self.subset,
-            "source": self.source,
-            "generation": generation,
-        }
-
-
-def run_predictions(plan: EvalPlan, out: Path, *, repair: bool = False, echo: Echo = print) -> None:
-    from speciarl.data.prepare import select_samples
-
+def run_predictions(
+    plan: EvalPlan,
+    out: Path,
+    *,
+    samples: Mapping[str, list[Sample]] | None = None,
+    repair: bool = False,
+    echo: Echo = print,
+) -> None:
+    """Predict every dataset of ``plan`` into ``out``; ``samples`` are the plan's checked
+    samples when `EvalPlan.check` already ran, else it runs first."""
+    if samples is None:
+        samples = plan.check()
     with exclusive(out):
-        check_manifest(out, plan.manifest())
-        backend = _LazyBackend(lambda: BACKENDS[plan.backend](plan.model, plan.adapter))
-        for name in plan.datasets:
-            samples = select_samples(
-                name,
-                plan.split,
-                root=Path(plan.root) if plan.root else None,
-                source=plan.source,
-                subset=plan.subset,
-                seed=plan.generation.seed,
-            )
+        record_predictions(out, plan.settings())
+        backend = _LazyBackend(lambda: _load_backend(plan))
+        for name, chosen in samples.items():
             summary = predict(
-                samples,
+                chosen,
                 backend,
                 prediction_store(out, name),
                 plan.generation,
                 model_name=plan.model,
-                progress=_bar(len(samples), f"predicting {name}"),
+                progress=_bar(len(chosen), f"predicting {name}"),
                 repair=repair,
             )
             if summary.written == 0:
-                echo(f"{name}: all {len(samples)} images already predicted")
+                echo(f"{name}: all {len(chosen)} images already predicted")
             else:
                 echo(
                     f"{name}: {summary.written} predictions written "
                     f"({summary.errors} failed, {summary.already_done} done before)"
                 )
+
+
+def _load_backend(plan: EvalPlan) -> Any:
+    """The policy, loaded; a checkpoint that cannot be loaded is a one-line error."""
+    try:
+        return BACKENDS[plan.backend](plan.model, plan.adapter)
+    except (OSError, ValueError) as error:
+        first = (str(error).strip() or type(error).__name__).splitlines()[0]
+        adapter = f" with --adapter {plan.adapter}" if plan.adapter else ""
+        raise ValueError(f"--model {plan.model}{adapter}: cannot load it ({first})") from None
 
 
 class _LazyBackend:
@@ -130,46 +88,47 @@ class _LazyBackend:
 
 
 def run_verification(
-    out: Path,
-    *,
-    endpoint: str | None = None,
-    judge_model: str | None = None,
-    judge_prompt: str = "base",
-    cache: Path | None = None,
-    redis: str | None = None,
-    repair: bool = False,
-    echo: Echo = print,
+    out: Path, judging: Judging | None = None, *, repair: bool = False, echo: Echo = print
 ) -> None:
-    from speciarl.data.registry import get_dataset
-    from speciarl.evaluate.run import evaluated_datasets
-    from speciarl.judges.factory import build_judge, open_cache
-    from speciarl.judges.llm import LLMJudgeSettings
+    """Judge every dataset's predictions with ``judging`` (by default the lexical and taxonomy
+    judges), each judge into its own store, and record the set-up in the manifest."""
+    from speciarl.judges.describe import describe_judge, judge_id, judge_summary
 
-    if (endpoint is None) != (judge_model is None):
-        raise ValueError("the LLM judge needs both --endpoint and --judge-model")
-    llm = (
-        LLMJudgeSettings(endpoint=endpoint, model=judge_model, prompt=judge_prompt)
-        if endpoint and judge_model
-        else None
-    )
-    shared_cache = open_cache(cache, redis)
+    if not out.is_dir():
+        raise ValueError(f"--out {out}: no such folder (run speciarl predict first)")
+    judging = judging or Judging()
+    judging.check()
     with exclusive(out):
         datasets = evaluated_datasets(out)
         if not datasets:
             raise ValueError(f"{out}: no predictions to verify")
-        for name in datasets:
-            judge = build_judge(
-                "cascade", hierarchy=get_dataset(name).hierarchy(), llm=llm, cache=shared_cache
-            )
+        judges = {name: judging.judge_for(name) for name in datasets}
+        record_judge_setup(
+            out,
+            judging.setup_id,
+            judging.llm_description(),
+            {
+                name: {
+                    "judge_id": judge_id(judge),
+                    "summary": judge_summary(judge),
+                    "description": describe_judge(judge),
+                    "identity": judge.identity,
+                }
+                for name, judge in judges.items()
+            },
+        )
+        echo(f"judge set-up {judging.setup_id}")
+        for name, judge in judges.items():
             summary = verify(
                 prediction_store(out, name),
-                verdict_store(out, name),
+                verdict_store(out, name, judge_id(judge)),
                 judge,
                 progress=lambda total, name=name: _bar(total, f"judging {name}"),
                 repair=repair,
             )
             echo(
-                f"{name}: {summary.judged} judged, {summary.format_failures} format failures, "
+                f"{name} ({judge_summary(judge)}): {summary.judged} judged, "
+                f"{summary.format_failures} format failures, "
                 f"{summary.undecided} undecided (retried next run), "
                 f"{summary.prediction_errors} failed predictions"
             )
@@ -179,21 +138,41 @@ def run_report(
     out: Path,
     *,
     name: str | None = None,
+    judge: str | None = None,
     resamples: int = 1000,
-    embedding_model: str | None = None,
-    inclusion_endpoint: str | None = None,
-    inclusion_model: str | None = None,
+    text_scorers: list[Any] | None = None,
 ) -> str:
+    """Write the folder's report; ``judge`` picks a judge set-up (default: the latest)."""
     from speciarl.evaluate.report import render_markdown
     from speciarl.evaluate.run import render_text_metrics
 
-    manifest_path = out / MANIFEST
-    if name is None and manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        name = manifest["adapter"] or manifest["model"]
-    scorers = text_scorers(embedding_model, inclusion_endpoint, inclusion_model)
-    report = write_report(out, name or out.name, resamples=resamples, text_scorers=scorers)
+    manifest = read_manifest(out)
+    if name is None and manifest is not None and manifest.predictions is not None:
+        name = manifest.predictions["adapter"] or manifest.predictions["model"]
+    report = write_report(
+        out, name or out.name, judge=judge, resamples=resamples, text_scorers=text_scorers or []
+    )
     return render_markdown(report) + "\n" + render_text_metrics(report)
+
+
+def check_text_metrics(
+    embedding_model: str | None, inclusion_endpoint: str | None, inclusion_model: str | None
+) -> None:
+    """The optional text metrics' options, checked without loading a model."""
+    from speciarl.judges.endpoint import check_judge_endpoint
+    from speciarl.policy.checkpoint import check_checkpoint
+
+    if (inclusion_endpoint is None) != (inclusion_model is None):
+        raise ValueError("LLM inclusion needs both --inclusion-endpoint and --inclusion-model")
+    if embedding_model is not None:
+        check_checkpoint(embedding_model, "--embedding-model", "config.json")
+    if inclusion_endpoint is not None and inclusion_model is not None:
+        check_judge_endpoint(
+            inclusion_endpoint,
+            inclusion_model,
+            endpoint_key="--inclusion-endpoint",
+            model_key="--inclusion-model",
+        )
 
 
 def text_scorers(
@@ -203,8 +182,7 @@ def text_scorers(
     from speciarl.evaluate.text_metrics import LLMInclusion, SemanticSimilarity
     from speciarl.judges.llm import LLMJudgeSettings
 
-    if (inclusion_endpoint is None) != (inclusion_model is None):
-        raise ValueError("LLM inclusion needs both --inclusion-endpoint and --inclusion-model")
+    check_text_metrics(embedding_model, inclusion_endpoint, inclusion_model)
     scorers: list[Any] = []
     if embedding_model is not None:
         scorers.append(SemanticSimilarity(embedding_model))
@@ -214,7 +192,8 @@ def text_scorers(
     return scorers
 
 
-def compare_runs(paths: list[Path]) -> str:
+def compare_runs(paths: list[Path], *, allow_mixed: bool = False) -> str:
+    """The comparison table of several runs' reports (folders or report.json files)."""
     from speciarl.evaluate.compare import compare_table
 
     reports = []
@@ -222,8 +201,11 @@ def compare_runs(paths: list[Path]) -> str:
         file = path / "report.json" if path.is_dir() else path
         if not file.is_file():
             raise ValueError(f"{file}: no report (run speciarl report --out {path})")
-        reports.append(json.loads(file.read_text(encoding="utf-8")))
-    return compare_table(reports)
+        try:
+            reports.append(json.loads(file.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{file}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    return compare_table(reports, sources=[str(path) for path in paths], allow_mixed=allow_mixed)
 
 
 def _bar(total: int, description: str) -> Callable[[int], object]:

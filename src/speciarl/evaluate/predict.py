@@ -47,6 +47,16 @@ class GenerationSettings:
         return self.temperature == 0
 
 
+@dataclass(frozen=True)
+class ImageBudget:
+    """How many pixels an image may become before the policy sees it; ``None`` keeps the
+    processor's default. Recorded in the manifest: a different budget gives different
+    predictions, so a folder never mixes two."""
+
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+
+
 def request_seed(seed: int, sample_id: str) -> int:
     """The sampling seed of one image, independent of batching and of the other images."""
     digest = hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()
@@ -172,6 +182,13 @@ class VLLMBackend:
         ]
         outputs = self.engine.chat(messages, params, lora_request=lora, use_tqdm=False)
         return [[choice.text for choice in output.outputs] for output in outputs]
+
+
+BACKENDS: dict[str, type[TransformersBackend] | type[VLLMBackend]] = {
+    "transformers": TransformersBackend,
+    "vllm": VLLMBackend,
+}
+"""The generation backends, by the name ``--backend`` takes."""
 
 
 @dataclass

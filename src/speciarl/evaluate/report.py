@@ -40,6 +40,9 @@ CATEGORIES: tuple[Verdict | None, ...] = (*VERDICTS, None)
 LABELS: tuple[str, ...] = tuple(UNJUDGED if c is None else c.value for c in CATEGORIES)
 """Names of `CATEGORIES` as they appear in the report."""
 
+DECIDERS = ("lexical", "taxonomy", "llm", "cache")
+"""Who gave a stored verdict, as reports count them: a member of the cascade, or the cache."""
+
 DEFINITIONS = {
     "correctness": "share of predictions judged generic, less specific, specific or more specific",
     "specificity": "share of the correct predictions judged specific or more specific",
@@ -50,6 +53,9 @@ DEFINITIONS = {
     "best_of_k": "expected metrics when the best of k of an image's N predictions is kept",
     "ci": "percentile bootstrap over images (an image's predictions are resampled together)",
     "group": "macro average: mean of the datasets' metrics; CI from averaged bootstrap draws",
+    "decided_by": "verdicts given by each judge of the cascade; cache: read from the verdict "
+    "cache, where the taxonomy or LLM judge had stored it",
+    "sample_ids_sha256": "digest of the evaluated images' sample ids: equal digests, same images",
 }
 """One-line definitions stored in every report's ``meta``."""
 
@@ -68,13 +74,17 @@ class DatasetResult:
     ``groups`` holds one list per image: the verdicts of its predictions, ``None`` where a
     prediction has no verdict (a format failure or undecided). ``format_failures`` counts the
     predictions whose answer broke the format (all of them are among the ``None``s) and
-    ``n_predictions`` all predictions.
+    ``n_predictions`` all predictions. ``split`` and ``sample_ids_sha256`` (a digest of the
+    images' sample ids) say which images these are, so that reports on different images are
+    never compared unawares.
     """
 
     dataset: str
     groups: list[list[Verdict | None]]
     format_failures: int
     n_predictions: int
+    split: str | None = None
+    sample_ids_sha256: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,6 +225,8 @@ def _dataset_section(
 
     section: dict[str, Any] = {
         "dataset": result.dataset,
+        "split": result.split,
+        "sample_ids_sha256": result.sample_ids_sha256,
         "n_images": len(groups),
         "n_predictions": result.n_predictions,
         "predictions_per_image": {"min": smallest, "max": largest},
@@ -365,6 +377,54 @@ def _curve_ks(n: int) -> list[int]:
     return [*ks, n] if n > 1 else ks
 
 
+def judge_setup_line(judge: Mapping[str, Any]) -> str:
+    """``llm-1a2b3c4d (LLM Qwen/Qwen3-8B, prompt base v1)``, or why no set-up is named."""
+    if judge.get("setup") is None:
+        return "not recorded"
+    llm = judge.get("llm")
+    if llm is None:
+        return f"{judge['setup']} (lexical and taxonomy judges, no LLM)"
+    return f"{judge['setup']} (LLM {llm['model']}, prompt {llm['prompt']} v{llm['prompt_version']})"
+
+
+def _provenance(report: Mapping[str, Any]) -> list[str]:
+    """Which images (split, count, digest of their ids) and which judges: what makes two
+    reports comparable. Empty for a report that records neither."""
+    datasets: Mapping[str, Any] = report["datasets"]
+    if not any(s.get("split") or s.get("judge") for s in datasets.values()):
+        return []
+    lines = ["", "## Images and judges", ""]
+    judge = report.get("judge")
+    if judge is not None:
+        lines.append(f"Judge set-up: {judge_setup_line(judge)}.")
+        others = [setup for setup in judge.get("verified_setups", []) if setup != judge["setup"]]
+        if others:
+            lines.append("")
+            lines.append(
+                f"Also verified in this folder: {', '.join(others)} "
+                "(`speciarl report --judge ID` reports one of them)."
+            )
+        lines.append("")
+    header = ["dataset", "split", "images", "image ids (sha256)", "judges", "judge id"]
+    header += [f"by {decider}" for decider in DECIDERS]
+    rows = []
+    for name, section in datasets.items():
+        verdicts = section.get("judge") or {}
+        decided = verdicts.get("decided_by", {})
+        rows.append(
+            [
+                name,
+                section.get("split") or "—",
+                f"{section['n_images']:,}",
+                section.get("sample_ids_sha256") or "—",
+                verdicts.get("summary") or "—",
+                verdicts.get("judge_id") or "—",
+                *(f"{decided[d]:,}" if d in decided else "—" for d in DECIDERS),
+            ]
+        )
+    return lines + _table(header, rows)
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """Paper-style Markdown: a results table (datasets, then group rows), the verdict
     distribution and, where predictions were sampled several times, the best-of-k curve."""
@@ -425,6 +485,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         for name, section in macro_rows
     ]
     lines += _table(header, rows)
+
+    lines += _provenance(report)
 
     lines += ["", "## Verdict distribution (share of all predictions)", ""]
     share_rows = [

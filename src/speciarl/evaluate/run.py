@@ -1,52 +1,172 @@
 """An evaluation folder: one sub-folder per dataset with its stores, and the report beside them.
 
-OUT/manifest.json                 what was evaluated and how (checked on every restart)
-OUT/<dataset>/predictions.jsonl   one record per (sample, prediction index)
-OUT/<dataset>/verdicts.jsonl      one record per judged prediction
+OUT/manifest.json                         how predictions were made, who judged (`manifest`)
+OUT/<dataset>/predictions.jsonl           one record per (sample, prediction index)
+OUT/<dataset>/verdicts-<judge id>.jsonl   one record per prediction that judge judged
 OUT/report.json, report.md, verdict_bars.png, tradeoff.png
+
+Folders from before judges were recorded hold one ``<dataset>/verdicts.jsonl``; reports still
+read it and say that its judge is not recorded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from speciarl.atomic import atomic_write
+from speciarl.evaluate.manifest import FORMAT, read_manifest
 from speciarl.evaluate.predict import PREDICTION_FIELDS
-from speciarl.evaluate.report import DatasetResult
-from speciarl.evaluate.store import RecordStore
+from speciarl.evaluate.report import DECIDERS, DatasetResult
+from speciarl.evaluate.store import Key, RecordStore
 from speciarl.evaluate.verify import VERDICT_FIELDS
 from speciarl.verdict import Verdict
 
-MANIFEST = "manifest.json"
+UNRECORDED_VERDICTS = "verdicts.jsonl"
+"""The single verdict store of a folder from before judges were recorded."""
+_UNRECORDED_FIELDS = ("answer_status", "verdict", "judge")
 
 
 def prediction_store(out_dir: Path, dataset: str) -> RecordStore:
     return RecordStore(out_dir / dataset / "predictions.jsonl", PREDICTION_FIELDS)
 
 
-def verdict_store(out_dir: Path, dataset: str) -> RecordStore:
-    return RecordStore(out_dir / dataset / "verdicts.jsonl", VERDICT_FIELDS)
+def verdict_store(out_dir: Path, dataset: str, judge_id: str) -> RecordStore:
+    """The verdicts one judge (`speciarl.judges.describe.judge_id`) gave on a dataset."""
+    return RecordStore(out_dir / dataset / f"verdicts-{judge_id}.jsonl", VERDICT_FIELDS)
 
 
-def check_manifest(out_dir: Path, settings: dict[str, Any]) -> None:
-    """Write the run's settings, or refuse to mix them with different ones already there."""
-    path = out_dir / MANIFEST
-    if path.is_file():
-        existing = json.loads(path.read_text(encoding="utf-8"))
-        if existing != settings:
-            changed = sorted(
-                k for k in {*existing, *settings} if existing.get(k) != settings.get(k)
-            )
-            raise ValueError(
-                f"{out_dir} holds predictions made with other settings ({', '.join(changed)}); "
-                "use another --out folder"
-            )
-        return
-    with atomic_write(path) as stream:
-        json.dump(settings, stream, indent=2, sort_keys=True)
+@dataclass(frozen=True)
+class ReportedJudges:
+    """Which verdicts a report reads: a judge set-up of the manifest (``setup``, its manifest
+    ``entry``) or, in a folder that records none, the one store each dataset holds."""
+
+    setup: str | None
+    entry: dict[str, Any] | None
+    stores: dict[str, RecordStore | None]
+    verified: tuple[str, ...] = ()
+    """Every set-up the manifest lists, for the report to mention."""
+
+    def summary(self) -> dict[str, Any]:
+        """What ``report.json`` says about the judges (no times: a report depends on its data)."""
+        return {
+            "setup": self.setup,
+            "llm": self.entry["llm"] if self.entry else None,
+            "verified_setups": list(self.verified),
+        }
+
+
+def reported_judges(
+    out_dir: Path, datasets: Sequence[str], wanted: str | None = None
+) -> ReportedJudges:
+    """The set-up ``wanted`` (``report --judge``), else the one verified last; in a folder that
+    records no set-ups, each dataset's only verdict store."""
+    manifest = read_manifest(out_dir)
+    if manifest is not None and manifest.format == FORMAT:
+        chosen = manifest.judge_setup(wanted)
+        if chosen is None:
+            return ReportedJudges(None, None, dict.fromkeys(datasets))
+        setup, entry = chosen
+        judged = entry["datasets"]
+        stores = {
+            name: verdict_store(out_dir, name, judged[name]["judge_id"]) if name in judged else None
+            for name in datasets
+        }
+        return ReportedJudges(setup, entry, stores, tuple(manifest.judges))
+    if wanted is not None:
+        raise ValueError(f"--judge {wanted}: {out_dir} records no judge set-ups")
+    return ReportedJudges(None, None, {name: _only_store(out_dir, name) for name in datasets})
+
+
+def _only_store(out_dir: Path, dataset: str) -> RecordStore | None:
+    found = sorted((out_dir / dataset).glob("verdicts-*.jsonl"))
+    unrecorded = out_dir / dataset / UNRECORDED_VERDICTS
+    found += [unrecorded] if unrecorded.is_file() else []
+    if len(found) > 1:
+        raise ValueError(
+            f"{out_dir / dataset} holds the verdicts of several judges "
+            f"({', '.join(path.name for path in found)}) and no manifest.json says which to "
+            "report; move all but one aside"
+        )
+    if not found:
+        return None
+    fields = _UNRECORDED_FIELDS if found[0] == unrecorded else VERDICT_FIELDS
+    return RecordStore(found[0], fields)
+
+
+def sample_ids_digest(sample_ids: Sequence[str]) -> str:
+    """16 hex digits naming a set of images: equal digests, the same images."""
+    joined = "\n".join(sorted(set(sample_ids)))
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StoredDataset:
+    """One dataset's predictions and the verdicts the report reads, each store loaded once."""
+
+    name: str
+    predictions: dict[Key, dict[str, Any]]
+    verdicts: dict[Key, dict[str, Any]]
+
+    @classmethod
+    def load(cls, out_dir: Path, name: str, verdicts: RecordStore | None) -> StoredDataset:
+        return cls(
+            name,
+            prediction_store(out_dir, name).load(),
+            verdicts.load() if verdicts is not None else {},
+        )
+
+    def result(self) -> DatasetResult:
+        """The verdicts grouped by image; a prediction without a stored verdict (undecided,
+        failed, or a format failure) counts as unjudged, format failures also apart."""
+        groups: dict[str, list[tuple[int, Verdict | None]]] = {}
+        failures = 0
+        for key in self.predictions:
+            record = self.verdicts.get(key)
+            failures += record is not None and record["answer_status"] != "ok"
+            verdict = Verdict(record["verdict"]) if record and record["verdict"] else None
+            groups.setdefault(key[0], []).append((key[1], verdict))
+        ordered = [
+            [v for _, v in sorted(items, key=lambda item: item[0])] for items in groups.values()
+        ]
+        splits = sorted({record["split"] for record in self.predictions.values()})
+        return DatasetResult(
+            self.name,
+            ordered,
+            failures,
+            len(self.predictions),
+            split="+".join(splits),
+            sample_ids_sha256=sample_ids_digest(list(groups)),
+        )
+
+    def labels_and_answers(self) -> tuple[list[str], list[str | None]]:
+        """Every prediction's label and parsed answer (None when it failed or broke the format)."""
+        labels = [record["label"] for record in self.predictions.values()]
+        answers = [(self.verdicts.get(key) or {}).get("answer") for key in self.predictions]
+        return labels, answers
+
+    def judge_section(self, judges: ReportedJudges) -> dict[str, Any]:
+        """Who judged this dataset, and how many of its verdicts each judge (or the cache) gave."""
+        recorded = (judges.entry or {}).get("datasets", {}).get(self.name)
+        ids = {record.get("judge_id") for record in self.verdicts.values()}
+        setups = {record.get("judge_setup") for record in self.verdicts.values()}
+        if recorded is not None:
+            judge_id, summary = recorded["judge_id"], recorded["summary"]
+        elif len(ids) == 1 and None not in ids:
+            judge_id, summary = ids.pop(), setups.pop()
+        else:
+            judge_id = None
+            summary = "not recorded" if self.verdicts else "not verified"
+        decided: Counter[str] = Counter(dict.fromkeys(DECIDERS, 0))
+        for record in self.verdicts.values():
+            if record["verdict"] is not None:
+                decided["cache" if record.get("cached") else record["judge"]] += 1
+        return {"judge_id": judge_id, "summary": summary, "decided_by": dict(decided)}
 
 
 class TextScorer(Protocol):
@@ -55,15 +175,6 @@ class TextScorer(Protocol):
     name: str
 
     def scores(self, labels: list[str], answers: list[str | None]) -> list[Any]: ...
-
-
-def _labels_and_answers(out_dir: Path, dataset: str) -> tuple[list[str], list[str | None]]:
-    """Every prediction's label and parsed answer (None when it failed or broke the format)."""
-    predictions = prediction_store(out_dir, dataset).load()
-    verdicts = verdict_store(out_dir, dataset).load()
-    labels = [record["label"] for record in predictions.values()]
-    answers = [(verdicts.get(key) or {}).get("answer") for key in predictions]
-    return labels, answers
 
 
 def text_metric_means(
@@ -110,50 +221,39 @@ def evaluated_datasets(out_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in out_dir.glob("*/predictions.jsonl"))
 
 
-def load_results(out_dir: Path, datasets: Sequence[str] | None = None) -> list[DatasetResult]:
-    """Every evaluated dataset's verdicts grouped by image, for the report.
-
-    A prediction without a stored verdict (undecided, failed, or a format failure) counts as
-    unjudged; format failures are also counted apart.
-    """
-    results = []
-    for dataset in datasets or evaluated_datasets(out_dir):
-        predictions = prediction_store(out_dir, dataset).load()
-        verdicts = verdict_store(out_dir, dataset).load()
-        groups: dict[str, list[tuple[int, Verdict | None]]] = {}
-        failures = 0
-        for key in predictions:
-            record = verdicts.get(key)
-            failures += record is not None and record["answer_status"] != "ok"
-            verdict = Verdict(record["verdict"]) if record and record["verdict"] else None
-            groups.setdefault(key[0], []).append((key[1], verdict))
-        ordered = [
-            [v for _, v in sorted(items, key=lambda item: item[0])] for items in groups.values()
-        ]
-        results.append(DatasetResult(dataset, ordered, failures, len(predictions)))
-    return results
+def load_datasets(out_dir: Path, judges: ReportedJudges) -> list[StoredDataset]:
+    """Every evaluated dataset with the verdicts of ``judges``."""
+    return [StoredDataset.load(out_dir, name, store) for name, store in judges.stores.items()]
 
 
 def write_report(
-    out_dir: Path, model: str, *, text_scorers: Sequence[TextScorer] = (), **options: Any
+    out_dir: Path,
+    model: str,
+    *,
+    judge: str | None = None,
+    text_scorers: Sequence[TextScorer] = (),
+    **options: Any,
 ) -> dict[str, Any]:
     """Build the report of everything evaluated in ``out_dir`` and write it with its plots.
 
-    Text inclusion (Conti et al.) is always added per dataset; ``text_scorers`` add the optional
-    semantic similarity and LLM inclusion.
+    ``judge`` picks a judge set-up of the folder (by id or prefix); by default the one that
+    verified last. Text inclusion (Conti et al.) is always added per dataset; ``text_scorers``
+    add the optional semantic similarity and LLM inclusion.
     """
     from speciarl.evaluate.plots import tradeoff_scatter, verdict_bars
     from speciarl.evaluate.report import build_report, render_markdown
 
-    results = load_results(out_dir)
-    if not results:
+    names = evaluated_datasets(out_dir)
+    if not names:
         raise ValueError(f"{out_dir}: nothing evaluated yet (no <dataset>/predictions.jsonl)")
-    report = build_report(results, model=model, **options)
-    for result in results:
-        labels, answers = _labels_and_answers(out_dir, result.dataset)
-        report["datasets"][result.dataset]["text_metrics"] = text_metric_means(
-            labels, answers, text_scorers
-        )
+    judges = reported_judges(out_dir, names, judge)
+    datasets = load_datasets(out_dir, judges)
+    report = build_report([dataset.result() for dataset in datasets], model=model, **options)
+    report["judge"] = judges.summary()
+    for dataset in datasets:
+        section = report["datasets"][dataset.name]
+        section["text_metrics"] = text_metric_means(*dataset.labels_and_answers(), text_scorers)
+        section["judge"] = dataset.judge_section(judges)
     with atomic_write(out_dir / "report.json") as stream:
         json.dump(report, stream, indent=2)
     with atomic_write(out_dir / "report.md") as stream:

@@ -3,6 +3,10 @@
 A prediction whose answer breaks the format is stored with no verdict (it counts as not correct
 and is reported apart); a well-formed answer no judge could decide is not stored, so the next
 run asks again; a prediction that failed (its image was unreadable) has nothing to judge.
+
+Every record says who gave it: ``judge`` (the member that decided), ``cached`` (read from the
+verdict cache), ``judge_id`` (the whole cascade, see `speciarl.judges.describe.judge_id`) and
+``judge_setup`` (the cascade in words). A store holds one judge's verdicts only.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Any
 from speciarl.answer import DEFAULT_MAX_CHARS, DEFAULT_MAX_WORDS
 from speciarl.evaluate.store import RecordStore
 from speciarl.judges.base import Judge
+from speciarl.judges.describe import judge_id, judge_summary
 from speciarl.rollouts import judge_rollouts
 
-VERDICT_FIELDS = ("answer_status", "verdict", "judge")
+VERDICT_FIELDS = ("answer_status", "verdict", "judge", "cached", "judge_id")
 
 
 @dataclass
@@ -46,6 +51,13 @@ def verify(
     """
     stored = predictions.load(repair=repair)
     done = verdicts.load(repair=repair)
+    identity, setup = judge_id(judge), judge_summary(judge)
+    others = {record["judge_id"] for record in done.values()} - {identity}
+    if others:
+        raise ValueError(
+            f"{verdicts.path} holds verdicts of judge {', '.join(sorted(others))}, not of "
+            f"{identity} ({setup}); give each judge its own store"
+        )
     summary = VerifySummary(already_done=len(done))
     summary.prediction_errors = sum(record["error"] is not None for record in stored.values())
     todo = [r for key, r in stored.items() if key not in done and r["error"] is None]
@@ -76,6 +88,9 @@ def verify(
                     "answer_status": answer.status.value,
                     "verdict": judgement.verdict.value if judgement.verdict else None,
                     "judge": judgement.judge,
+                    "cached": judgement.cached,
+                    "judge_id": identity,
+                    "judge_setup": setup,
                 }
             )
         verdicts.append(records)

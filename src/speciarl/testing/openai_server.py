@@ -3,10 +3,17 @@
 It stands in for ``vllm serve`` in tests and benchmarks: the client, its retries, parsing and
 caches under test are the real ones, talking HTTP over loopback. A *responder* decides what each
 request gets: a reply text, an HTTP error, a delay, or a dropped connection.
+
+Run as a program, it is a judge for smoke-testing a paper recipe on a CPU, answering every pair
+from a label hierarchy (see :func:`main`)::
+
+    python -m speciarl.testing.openai_server --port 8000 \\
+        --model Qwen/Qwen3-30B-A3B-Instruct-2507 --hierarchy synthetic
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import threading
@@ -16,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from speciarl.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +185,60 @@ def rule_responder(rule: Callable[[str, str], str]) -> Responder:
         return Reply(answer_as_requested(body, verdicts))
 
     return respond
+
+
+def hierarchy_responder(hierarchy: str, otherwise: Verdict = Verdict.WRONG) -> Responder:
+    """A responder that grades each pair as the deterministic judges (lexical, then taxonomy)
+    of ``hierarchy`` (a dataset name or a hierarchy file) do, and ``otherwise`` what they leave
+    undecided. It answers in the six verdicts of the ``base`` judge prompt."""
+    from speciarl.data.registry import named_hierarchy
+    from speciarl.judges.base import Pair
+    from speciarl.judges.factory import build_judge
+
+    tree = named_hierarchy(hierarchy)
+    judge = build_judge("cascade", hierarchy=tree)
+
+    def rule(ground_truth: str, prediction: str) -> str:
+        (judgement,) = judge.judge([Pair(ground_truth, prediction)])
+        return (judgement.verdict or otherwise).value
+
+    return rule_responder(rule)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve a stand-in judge on 127.0.0.1 until interrupted, printing its base URL."""
+    parser = argparse.ArgumentParser(
+        prog="python -m speciarl.testing.openai_server",
+        description="A stand-in LLM judge (OpenAI-compatible, on 127.0.0.1) for CPU smoke tests: "
+        "it grades each pair from a label hierarchy.",
+    )
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument(
+        "--model", action="append", required=True, help="model id to serve (repeatable)"
+    )
+    parser.add_argument(
+        "--hierarchy", required=True, help="dataset name (e.g. synthetic) or hierarchy file"
+    )
+    parser.add_argument(
+        "--otherwise",
+        default=Verdict.WRONG.value,
+        choices=[verdict.value for verdict in Verdict],
+        help="verdict for pairs the hierarchy cannot decide (default: wrong)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        responder = hierarchy_responder(args.hierarchy, Verdict(args.otherwise))
+    except (ValueError, OSError) as error:
+        parser.error(f"--hierarchy: {error}")
+    try:
+        with ScriptedOpenAIServer(responder, port=args.port, models=args.model) as server:
+            print(f"judge serving {', '.join(args.model)} at {server.base_url}", flush=True)
+            threading.Event().wait()
+    except OSError as error:  # the port is taken
+        parser.error(f"--port {args.port}: {error}")
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -3,11 +3,13 @@
 Every default is the paper's (LoRA 64/32 on the language model, lr 3e-5, 10 rollouts per image,
 256 images per step, 2,048-token completions, 15 epochs, temperature 1.0), so a recipe file only
 says what its experiment changes. ``key.sub=value`` overrides apply on top, as on the command line.
+Both are YAML, with numbers as YAML 1.2 spells them too (``3e-5``; see :class:`RecipeLoader`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -135,7 +137,10 @@ class TrainConfig:
     default, as in the paper: a language-model loss at a language model's learning rate mostly
     wears away what the tower has learnt to see."""
     rollouts: RolloutSettings = field(default_factory=RolloutSettings)
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    report_to: list[str] = field(default_factory=list)
+    """Loggers that also receive TRL's metrics (``tensorboard``, ``wandb``, ... as transformers
+    names them); none by default, so a fresh install runs. The metrics are always in the
+    ``log_history`` of each checkpoint's ``trainer_state.json`` either way."""
     logging_steps: int = 1
     save_steps: int = 20
     merge_adapter: bool = False
@@ -198,10 +203,22 @@ class TrainConfig:
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read a recipe, apply ``key.sub=value`` overrides, validate."""
+    """Read a recipe, apply ``key.sub=value`` overrides, validate, and check that the loggers it
+    reports to are installed (here, not once the model has loaded)."""
+    config = read_recipe(path, overrides)
+    try:
+        check_loggers(config.report_to)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return config
+
+
+def read_recipe(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """The validated recipe of a file, without checking what this machine has installed (a run
+    folder's saved recipe must stay readable where its loggers are not)."""
     source = Path(path)
     try:
-        content = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        content = yaml.load(source.read_text(encoding="utf-8"), Loader=RecipeLoader) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{source}: cannot read recipe: {error}") from None
     if not isinstance(content, dict):
@@ -214,6 +231,46 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
         raise ConfigError(f"{source}: {error}") from None
 
 
+def recipe_text(config: TrainConfig) -> str:
+    """``config`` as a recipe file with every setting spelled out; :func:`read_recipe` reads it
+    back as an equal config."""
+    return yaml.dump(
+        dataclasses.asdict(config), Dumper=RecipeDumper, sort_keys=False, allow_unicode=True
+    )
+
+
+# Logger names with an extra of this package; other loggers install under their own name.
+LOGGER_EXTRAS = ("tensorboard", "wandb")
+LOGGER_PACKAGES = {"comet_ml": "comet-ml", "azure_ml": "azureml-core", "flyte": "flytekit"}
+
+
+def check_loggers(names: Sequence[str]) -> None:
+    """A :class:`ConfigError` naming ``report_to`` and the install command for a logger that
+    transformers does not know or that is not installed."""
+    if not names:
+        return  # the usual case needs no transformers import
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    installed = set(get_available_reporting_integrations())
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            known = ", ".join(sorted(INTEGRATION_TO_CALLBACK))
+            raise ConfigError(f"report_to: unknown logger {name!r}; known: {known}")
+        if name not in installed:
+            install = (
+                f"pip install -e '.[{name}]'"
+                if name in LOGGER_EXTRAS
+                else f"pip install {LOGGER_PACKAGES.get(name, name)}"
+            )
+            raise ConfigError(
+                f"report_to names {name}, which is not installed: {install} "
+                "(or drop it from report_to)"
+            )
+
+
 def _apply_override(content: dict[str, Any], override: str) -> None:
     key, equals, raw = override.partition("=")
     if not equals or not key:
@@ -224,7 +281,10 @@ def _apply_override(content: dict[str, Any], override: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: {part} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    try:
+        node[leaf] = yaml.load(raw, Loader=RecipeLoader)
+    except yaml.YAMLError:
+        raise ConfigError(f"override {override!r}: {raw!r} is not a YAML value") from None
 
 
 def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
@@ -260,7 +320,8 @@ def _optional(hint: Any) -> bool:
 
 
 def _checked(value: Any, hint: Any, key: str) -> Any:
-    """``value`` if it fits the type ``hint`` (ints pass as floats), else a ConfigError."""
+    """``value`` if it fits the type ``hint`` (ints pass as floats; a number where a string is
+    expected passes as written), else a ConfigError."""
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     for option in options:
         if option is type(None) and value is None:
@@ -270,7 +331,61 @@ def _checked(value: Any, hint: Any, key: str) -> Any:
             return [_checked(entry, item, f"{key}[]") for entry in value]
         if option is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-        if option in (int, str, bool) and type(value) is option:
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+        if option is str and isinstance(value, _SpelledFloat | _SpelledInt):
+            return value.spelling
+        if option in (str, bool) and type(value) is option:
             return value
     names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
     raise ConfigError(f"{key} must be {names}, got {value!r}")
+
+
+# --- the YAML dialect of recipes -----------------------------------------------------------------
+
+# YAML 1.2 floats with an exponent and no dot (3e-5, 1E-4, 1e3), or a dot and an unsigned
+# exponent (3.0e5): YAML 1.1, which PyYAML implements, leaves them strings.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+
+
+class _SpelledFloat(float):
+    """A float that remembers how the recipe wrote it, for settings that are strings."""
+
+    spelling: str
+
+
+class _SpelledInt(int):
+    """An int that remembers how the recipe wrote it (``007``, ``1:30``)."""
+
+    spelling: str
+
+
+class RecipeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, also reading 1.2's exponent floats as numbers (so
+    ``learning_rate: 3e-5`` is 3e-5, not the string ``'3e-5'``). Numbers keep their spelling:
+    where the setting is a string (a name, a model id), the text comes back as written."""
+
+
+class RecipeDumper(yaml.SafeDumper):
+    """Quotes every string that :class:`RecipeLoader` would read as a number."""
+
+
+def _spelled(kind: type, construct: Any) -> Any:
+    def constructor(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        number = kind(construct(loader, node))
+        number.spelling = node.value
+        return number
+
+    return constructor
+
+
+for _resolving in (RecipeLoader, RecipeDumper):
+    _resolving.add_implicit_resolver(
+        "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+.0123456789")
+    )
+RecipeLoader.add_constructor(
+    "tag:yaml.org,2002:float", _spelled(_SpelledFloat, yaml.SafeLoader.construct_yaml_float)
+)
+RecipeLoader.add_constructor(
+    "tag:yaml.org,2002:int", _spelled(_SpelledInt, yaml.SafeLoader.construct_yaml_int)
+)

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from speciarl.train.config import TrainConfig
+from speciarl.train.preflight import require
 from speciarl.train.setup import (
+    check_launch,
     load_policy,
     lora_config,
     main_process_first,
@@ -48,10 +50,16 @@ class TrainingPlan:
     completions_per_step: int
     arguments: dict[str, Any]
 
+    @property
+    def completions_per_process(self) -> int:
+        """Completions each process generates, judges and learns from per optimiser step."""
+        return self.completions_per_step // self.world_size
 
-def plan(config: TrainConfig) -> TrainingPlan:
-    """Check the recipe against this launch (process count, device) without loading anything."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+
+def plan(config: TrainConfig, world_size: int | None = None) -> TrainingPlan:
+    """Fit the recipe's batch to ``world_size`` processes (default: this launch's ``WORLD_SIZE``)
+    without loading anything; a batch that does not divide raises a ConfigError."""
+    world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
     accumulation = config.gradient_accumulation(world)
     return TrainingPlan(
         run_dir=Path(config.output_dir),
@@ -62,34 +70,33 @@ def plan(config: TrainConfig) -> TrainingPlan:
     )
 
 
-def check_recipe(config: TrainConfig) -> str:
-    """Everything ``--dry-run`` can check without loading data or a model, as a report.
-
-    Builds the ``GRPOConfig`` (TRL validates its batch arithmetic) and the judge's hierarchy.
-    """
+def check_recipe(config: TrainConfig, world_size: int | None = None) -> str:
+    """``train --dry-run``: the plan for ``world_size`` processes and every start-up check, as a
+    report; raises :class:`PreflightError` listing every problem found. Nothing is loaded."""
     from trl import GRPOConfig
 
-    from speciarl.train.setup import judge_hierarchy
+    from speciarl.train.preflight import dry_run
 
-    steps = plan(config)
-    GRPOConfig(**steps.arguments)
-    hierarchy = judge_hierarchy(config)
-    return describe_plan(config, steps, f"{len(hierarchy.nodes)} nodes ({hierarchy.name})")
+    def planned() -> TrainingPlan:
+        GRPOConfig(**plan(config).arguments)  # TRL checks the batch for the processes it sees
+        return plan(config, world_size)
+
+    steps, checks = dry_run(config, planned)
+    return "\n".join([*describe_plan(config, steps), *checks])
 
 
-def describe_plan(config: TrainConfig, steps: TrainingPlan, hierarchy: str) -> str:
+def describe_plan(config: TrainConfig, steps: TrainingPlan) -> list[str]:
+    """The plan in a few lines: method, model, batch arithmetic per process, judge."""
     optimizer = config.optimizer
-    return "\n".join(
-        [
-            f"recipe {config.name}: {optimizer.preset} with the {config.reward.scheme} reward",
-            f"model {config.model}, run folder {steps.run_dir}",
-            f"{optimizer.images_per_step} images x {optimizer.num_generations} rollouts = "
-            f"{steps.completions_per_step} completions per step on {steps.world_size} "
-            f"process(es), gradient accumulation {steps.gradient_accumulation}",
-            f"judge hierarchy: {hierarchy}; LLM: {config.judge.model or 'none'}; "
-            f"cache: {config.judge.cache or 'none'}",
-        ]
-    )
+    return [
+        f"recipe {config.name}: {optimizer.preset} with the {config.reward.scheme} reward",
+        f"model {config.model}, run folder {steps.run_dir}",
+        f"{optimizer.images_per_step} images x {optimizer.num_generations} rollouts = "
+        f"{steps.completions_per_step} completions per step on {steps.world_size} process(es); "
+        f"per process {steps.completions_per_process} = gradient accumulation "
+        f"{steps.gradient_accumulation} x per_device_batch_size {optimizer.per_device_batch_size}",
+        f"LLM judge: {config.judge.model or 'none'}; cache: {config.judge.cache or 'none'}",
+    ]
 
 
 def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
@@ -134,11 +141,21 @@ def reward_functions(config: TrainConfig, judge: Any, run_dir: Path) -> list[Any
     return functions
 
 
-def train_grpo(config: TrainConfig, *, resume: bool = False) -> Path:
-    """Train, save the LoRA adapter (and a merged model if asked); returns the adapter folder."""
+def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train, save the LoRA adapter (and a merged model if asked); returns the adapter folder.
+
+    ``resume`` continues the run in the recipe's folder, ``overwrite`` replaces it; a folder that
+    holds a run needs one of them (:mod:`speciarl.train.run_folder`).
+    """
     from trl import GRPOConfig, GRPOTrainer
 
+    from speciarl.train.run_folder import start_run
+
+    check_launch()
+    require(config)
     steps = plan(config)
+    arguments = GRPOConfig(**steps.arguments)
+    checkpoint = start_run(config, "train", resume=resume, overwrite=overwrite)
     run_dir = steps.run_dir
     with main_process_first():
         dataset = prepare_dataset(config, run_dir)
@@ -147,12 +164,12 @@ def train_grpo(config: TrainConfig, *, resume: bool = False) -> Path:
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_functions(config, judge, run_dir),
-        args=GRPOConfig(**steps.arguments),
+        args=arguments,
         train_dataset=dataset,
         processing_class=processor,
         peft_config=lora_config(config.lora),
     )
-    trainer.train(resume_from_checkpoint=resume or None)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     return save_outputs(
         trainer, processor, run_dir, merge=config.merge_adapter, adapter=config.lora is not None
     )

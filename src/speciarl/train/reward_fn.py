@@ -47,9 +47,9 @@ class SpeciaRLReward:
 
     ``gather`` returns every process's payload in rank order (by default through
     ``torch.distributed``); ``rollout_log`` receives one record per local rollout and step.
+    TRL logs the reward under this object's ``__name__``, the scheme's name
+    (``rewards/binary/mean``), so runs of different schemes say which reward they logged.
     """
-
-    __name__ = "speciarl"
 
     def __init__(
         self,
@@ -62,6 +62,7 @@ class SpeciaRLReward:
         gather: Callable[[Any], list[Any]] | None = None,
         rollout_log: RolloutLog | None = None,
     ) -> None:
+        self.__name__ = settings.scheme
         self.judge = judge
         self.settings = settings
         self.num_generations = num_generations

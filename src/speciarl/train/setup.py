@@ -7,10 +7,26 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from speciarl.train.config import JudgeSettings, LoraSettings, TrainConfig
+from speciarl.train.config import ConfigError, JudgeSettings, LoraSettings, TrainConfig
 
 DATA_FOLDER = "data/train"
+CHECKPOINT_FOLDER = "checkpoints"
+DEEPSPEED_INSTALL = "pip install -e '.[deepspeed]'"
+"""How to add DeepSpeed to a checkout's environment (the ``deepspeed`` extra of pyproject.toml)."""
 log = logging.getLogger(__name__)
+
+
+def check_launch() -> None:
+    """Fail in one line, before anything loads, when the launch needs a backend that is not
+    installed: ``accelerate launch`` with a DeepSpeed config sets ``ACCELERATE_USE_DEEPSPEED``,
+    and without deepspeed accelerate would stop with an ImportError deep in its start-up."""
+    from accelerate.utils import is_deepspeed_available, parse_flag_from_env
+
+    if parse_flag_from_env("ACCELERATE_USE_DEEPSPEED") and not is_deepspeed_available():
+        raise ConfigError(
+            "this is a DeepSpeed launch (ACCELERATE_USE_DEEPSPEED=true, from the accelerate "
+            f"config) but deepspeed is not installed: {DEEPSPEED_INSTALL}"
+        )
 
 
 def prepare_dataset(config: TrainConfig, run_dir: Path) -> Any:
@@ -85,12 +101,11 @@ def training_judge(config: TrainConfig, run_dir: Path) -> Any:
 def judge_hierarchy(config: TrainConfig) -> Any:
     """The recipe's hierarchy: named, or the training dataset's (all of a mixed set's)."""
     from speciarl.data.prepare import PartRequest
-    from speciarl.data.registry import REGISTRY, combined_hierarchy
-    from speciarl.judges.hierarchy import Hierarchy
+    from speciarl.data.registry import REGISTRY, combined_hierarchy, named_hierarchy
 
     chosen = config.judge.hierarchy
     if chosen is not None:
-        return REGISTRY[chosen].hierarchy() if chosen in REGISTRY else Hierarchy.load(chosen)
+        return named_hierarchy(chosen)
     if config.data.parts:
         return combined_hierarchy([PartRequest.parse(text).dataset for text in config.data.parts])
     return REGISTRY[config.data.dataset].hierarchy()
@@ -117,7 +132,7 @@ def trainer_arguments(config: TrainConfig) -> dict[str, Any]:
     """The arguments GRPO and SFT share: optimiser, device, precision, logging, saving."""
     optimizer, gpu = config.optimizer, on_gpu()
     return {
-        "output_dir": str(Path(config.output_dir) / "checkpoints"),
+        "output_dir": str(Path(config.output_dir) / CHECKPOINT_FOLDER),
         "learning_rate": optimizer.learning_rate,
         "lr_scheduler_type": "constant",
         "per_device_train_batch_size": optimizer.per_device_batch_size,

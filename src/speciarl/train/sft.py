@@ -12,7 +12,9 @@ from typing import Any
 
 from speciarl.train.config import TrainConfig
 from speciarl.train.grpo import save_outputs
+from speciarl.train.preflight import require
 from speciarl.train.setup import (
+    check_launch,
     load_policy,
     lora_config,
     main_process_first,
@@ -48,32 +50,51 @@ def sft_arguments(config: TrainConfig) -> dict[str, Any]:
 
 
 def check_sft_recipe(config: TrainConfig) -> str:
-    """What ``sft --dry-run`` can check without data or a model: TRL accepts the arguments."""
+    """``sft --dry-run``: TRL accepts the arguments and the model and data are there (SFT needs
+    no judge); raises :class:`PreflightError` listing every problem found."""
     from trl import SFTConfig
 
-    SFTConfig(**sft_arguments(config))
-    return (
+    from speciarl.train.preflight import dry_run
+
+    _, checks = dry_run(config, lambda: SFTConfig(**sft_arguments(config)), judged=False)
+    summary = (
         f"recipe {config.name}: SFT on {config.data.dataset} labels, model {config.model}, "
         f"run folder {config.output_dir}"
     )
+    return "\n".join([summary, *checks])
 
 
-def train_sft(config: TrainConfig, *, resume: bool = False, target: Target = label_target) -> Path:
-    """Fine-tune on ``target`` answers (the labels by default); returns the saved folder."""
+def train_sft(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    target: Target = label_target,
+) -> Path:
+    """Fine-tune on ``target`` answers (the labels by default); returns the saved folder.
+
+    ``resume`` and ``overwrite`` as for GRPO (:mod:`speciarl.train.run_folder`).
+    """
     from trl import SFTConfig, SFTTrainer
 
+    from speciarl.train.run_folder import start_run
+
+    check_launch()
+    require(config, judged=False)
+    arguments = SFTConfig(**sft_arguments(config))
+    checkpoint = start_run(config, "sft", resume=resume, overwrite=overwrite)
     run_dir = Path(config.output_dir)
     with main_process_first():
         dataset = with_targets(prepare_dataset(config, run_dir), target)
     model, processor = load_policy(config)
     trainer = SFTTrainer(
         model=model,
-        args=SFTConfig(**sft_arguments(config)),
+        args=arguments,
         train_dataset=dataset,
         processing_class=processor,
         peft_config=lora_config(config.lora),
     )
-    trainer.train(resume_from_checkpoint=resume or None)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     return save_outputs(
         trainer, processor, run_dir, merge=config.merge_adapter, adapter=config.lora is not None
     )

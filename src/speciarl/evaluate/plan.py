@@ -1,0 +1,127 @@
+"""What ``predict`` will do, and every check of it that needs no GPU, done before it starts.
+
+A plan is checked as a whole (backend, model, adapter, then every dataset's samples) so that a
+typo in the fifth dataset's root stops the run before the first dataset is predicted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from speciarl.data.errors import DatasetError
+from speciarl.data.sample import ImageReadError, Sample
+from speciarl.evaluate.predict import GenerationSettings, ImageBudget
+from speciarl.evaluate.preflight import check_backend
+from speciarl.policy.checkpoint import check_checkpoint
+
+_GENERATION_FIELDS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "batch_size", "prompt"}
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """Which policy, which data, how to decode; its `settings` go into the folder's manifest."""
+
+    model: str
+    adapter: str | None
+    datasets: tuple[str, ...]
+    split: str
+    subset: int | None
+    root: str | None
+    source: str
+    backend: str
+    generation: GenerationSettings
+    image_budget: ImageBudget = field(default_factory=ImageBudget)
+
+    @classmethod
+    def create(
+        cls, *, datasets: str, backend: str, root: Path | None = None, **options: Any
+    ) -> EvalPlan:
+        """A plan from command-line values; option names and values are checked, files not."""
+        names = tuple(dict.fromkeys(name.strip() for name in datasets.split(",") if name.strip()))
+        if not names:
+            raise ValueError("--datasets: give at least one dataset (--datasets a,b)")
+        generation = GenerationSettings(
+            **{k: v for k, v in options.items() if k in _GENERATION_FIELDS}
+        )
+        rest = {k: v for k, v in options.items() if k not in _GENERATION_FIELDS}
+        plan = cls(
+            datasets=names,
+            backend=backend,
+            root=str(root) if root else None,
+            generation=generation,
+            **rest,
+        )
+        plan._check_names()
+        return plan
+
+    def _check_names(self) -> None:
+        from speciarl.data.registry import SOURCES, get_dataset
+
+        if self.source not in SOURCES:
+            raise ValueError(f"--source {self.source!r}: choose one of {', '.join(SOURCES)}")
+        for name in self.datasets:
+            try:
+                spec = get_dataset(name)
+            except DatasetError as error:
+                raise ValueError(f"--datasets: {error}") from None
+            if self.split not in spec.splits:
+                raise ValueError(
+                    f"--split {self.split}: {name} has no such split "
+                    f"(it has {', '.join(spec.splits)})"
+                )
+        if self.subset is not None and self.subset < 1:
+            raise ValueError(f"--subset {self.subset}: give a positive number of images")
+
+    def settings(self) -> dict[str, Any]:
+        """What makes predictions comparable; batch size, root and dataset list do not."""
+        generation = asdict(self.generation)
+        generation.pop("batch_size")
+        return {
+            "model": self.model,
+            "adapter": self.adapter,
+            "split": self.split,
+            "subset": self.subset,
+            "source": self.source,
+            "backend": self.backend,
+            "generation": generation,
+            "image_budget": asdict(self.image_budget),
+        }
+
+    def check(self) -> dict[str, list[Sample]]:
+        """Check the backend, the model and adapter, and load every dataset's sample list.
+
+        Loaders read the annotation files, and one image per dataset is read to see that the
+        images are there too, so this is cheap; the samples returned are what the run predicts.
+        """
+        check_backend(self.backend)
+        check_checkpoint(self.model, "--model", "config.json")
+        if self.adapter is not None:
+            check_checkpoint(self.adapter, "--adapter", "adapter_config.json")
+        return {name: self._samples(name) for name in self.datasets}
+
+    def _samples(self, name: str) -> list[Sample]:
+        """As `speciarl.data.prepare.select_samples`, with errors that name the option."""
+        from speciarl.data.registry import get_dataset
+        from speciarl.data.subsets import take_subset
+
+        root = Path(self.root) if self.root else None
+        if self.source == "local" and root is None and get_dataset(name).needs_root:
+            raise ValueError(f"--root: {name} is read from its dataset folder; give --root DIR")
+        where = f"--root {root}" if self.source == "local" else "--source hub"
+        try:
+            samples = get_dataset(name).load(self.split, root=root, source=self.source)
+        except DatasetError as error:
+            raise ValueError(f"{where}: {error}") from None
+        if self.subset is not None and self.subset > len(samples):
+            raise ValueError(
+                f"--subset {self.subset}: {name} {self.split} has only {len(samples)} images"
+            )
+        if self.subset is not None:
+            samples = take_subset(samples, self.subset, seed=self.generation.seed)
+        try:  # annotations without their images: a root that is only half there
+            samples[0].image_bytes()
+        except ImageReadError as error:
+            raise ValueError(f"{where}: {error}") from None
+        return samples

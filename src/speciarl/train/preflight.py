@@ -1,0 +1,255 @@
+"""Start-up checks: what a valid recipe still needs from the world, checked before any model loads.
+
+A recipe can be well formed and still unable to run: the model folder is not there, the data root
+does not hold the dataset, the hierarchy file is missing, the judge server is down. Found here,
+each costs seconds and one line naming the recipe key; found by the trainer, it costs a
+traceback after the data was built and the model loaded, or, for a judge that is down, a run
+that trains for hours on undecided verdicts and a reward of zero.
+
+``--dry-run`` prints what was checked; a real run calls :func:`require` first. Under a
+multi-process launch only the main process looks (one request to the Hub and the judge, one
+read of the data root), and every process stops when it found a problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from speciarl.train.config import ConfigError, DataSettings, TrainConfig
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class PreflightError(ConfigError):
+    """A recipe that cannot start here; one line per problem, each naming its recipe key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        if len(problems) == 1:
+            message = problems[0]
+        else:
+            lines = "\n".join(f"  {problem}" for problem in problems)
+            message = f"the recipe cannot start ({len(problems)} problems):\n{lines}"
+        super().__init__(message)
+
+
+@dataclass
+class Findings:
+    """What the checks found: problems stop the run; the rest says what was verified, and what
+    could not be from here (a Hub model with no network, a Hub dataset)."""
+
+    problems: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+
+    def report(self) -> list[str]:
+        return [f"checked {line}" for line in self.checked] + [
+            f"NOT VERIFIED {line}" for line in self.unverified
+        ]
+
+
+def inspect(config: TrainConfig, *, judged: bool = True, loading_here: bool = False) -> Findings:
+    """Check the model, the data and, when the run is ``judged`` (GRPO, not SFT), the judge;
+    ``loading_here``: this process loads the model next (a real run, not a dry run)."""
+    findings = Findings()
+    check_model(config.model, findings, loading_here=loading_here)
+    check_data(config, findings)
+    if judged:
+        check_hierarchy(config, findings)
+        check_llm_judge(config, findings)
+    return findings
+
+
+def dry_run(
+    config: TrainConfig, trainer_settings: Callable[[], T], *, judged: bool = True
+) -> tuple[T, list[str]]:
+    """``--dry-run``: the trainer's settings (TRL validates them as it builds its config) and
+    the report of every start-up check; one :class:`PreflightError` lists the problems of both."""
+    try:
+        settings = trainer_settings()
+    except ValueError as error:
+        raise PreflightError([str(error), *inspect(config, judged=judged).problems]) from None
+    findings = inspect(config, judged=judged)
+    if findings.problems:
+        raise PreflightError(findings.problems)
+    return settings, findings.report()
+
+
+def require(config: TrainConfig, *, judged: bool = True) -> None:
+    """Stop every process of this launch, before any model loads, if the recipe cannot start.
+
+    Starting accelerate's state here also starts the process group of a distributed launch, so
+    the main process's findings reach every process.
+    """
+    from accelerate import PartialState
+
+    from speciarl.train.distributed import gather_payloads, rank_and_world
+
+    PartialState()
+    rank, _ = rank_and_world()  # PartialState's own index says 0 everywhere on a CPU launch
+    findings = inspect(config, judged=judged, loading_here=True) if rank == 0 else Findings()
+    for line in findings.checked:
+        log.info("start-up check: %s", line)
+    for line in findings.unverified:
+        log.warning("start-up check could not verify %s", line)
+    problems = [problem for payload in gather_payloads(findings.problems) for problem in payload]
+    if problems:
+        raise PreflightError(problems)
+
+
+def check_model(model: str, findings: Findings, *, loading_here: bool) -> None:
+    """A checkpoint folder, or a Hub id that is cached or that the Hub confirms. A Hub id that
+    cannot be confirmed (no network) is a problem where the model loads next, and a note in a
+    dry run: the launch may well be on another machine, or later."""
+    from speciarl.policy.checkpoint import CheckpointError, HubUnreachableError, check_checkpoint
+
+    try:
+        findings.checked.append(f"model: {check_checkpoint(model, 'model')}")
+    except HubUnreachableError as error:
+        if loading_here:
+            findings.problems.append(str(error))
+        else:
+            findings.unverified.append(f"{error}; it must download when training starts")
+    except CheckpointError as error:
+        findings.problems.append(str(error))
+
+
+def check_data(config: TrainConfig, findings: Findings) -> None:
+    """The policy prompt exists; the training split (each part of a mixed set) can be listed,
+    its first image read, and it holds as many images as asked. Its annotation files are read,
+    not its images: seconds, even for a full benchmark."""
+    from speciarl.data.errors import DatasetError
+    from speciarl.data.prepare import PartRequest
+    from speciarl.data.registry import SOURCES
+    from speciarl.prompts import PromptError, load_prompt
+
+    data = config.data
+    try:
+        load_prompt(data.prompt)
+    except PromptError as error:
+        findings.problems.append(f"data.prompt: {error}")
+    if data.source not in SOURCES:
+        findings.problems.append(f"data.source {data.source!r}: choose one of {', '.join(SOURCES)}")
+        return
+    if not data.parts:
+        keys = ("data.dataset", "data.split", "data.subset")
+        _check_split(data, _Asked(data.dataset, data.split, data.subset, *keys), findings)
+        return
+    for text in data.parts:
+        try:
+            part = PartRequest.parse(text)
+        except DatasetError as error:
+            findings.problems.append(f"data.parts: {error}")
+            continue
+        keys = (f"data.parts {text}",) * 3
+        _check_split(data, _Asked(part.dataset, part.split, part.count, *keys), findings)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A split the recipe asks for, with the keys that asked: ``data.dataset`` and
+    ``data.split`` (count: ``data.subset``), or one ``data.parts`` entry for all three."""
+
+    name: str
+    split: str
+    count: int | None
+    dataset_key: str
+    split_key: str
+    count_key: str
+
+
+def _check_split(data: DataSettings, asked: _Asked, findings: Findings) -> None:
+    """One split; its root and source are ``data.root`` and ``data.source``."""
+    from speciarl.data.errors import DatasetError
+    from speciarl.data.registry import REGISTRY
+    from speciarl.data.sample import ImageReadError
+
+    name, split = asked.name, asked.split
+    spec = REGISTRY.get(name)
+    if spec is None:
+        known = ", ".join(REGISTRY)
+        findings.problems.append(
+            f"{asked.dataset_key}: unknown dataset {name!r}; choose one of {known}"
+        )
+        return
+    if split not in spec.splits:
+        findings.problems.append(
+            f"{asked.split_key}: {name} has no split {split!r}; choose one of "
+            f"{', '.join(spec.splits)}"
+        )
+        return
+    if data.source == "hub":
+        if spec.hub_id is None:
+            findings.problems.append(f"data.source hub: no Hub copy of {name} is known")
+        else:
+            findings.unverified.append(
+                f"data: {name} {split} from the Hub copy {spec.hub_id} (loaded when training "
+                "starts)"
+            )
+        return
+    if spec.needs_root and data.root is None:
+        findings.problems.append(
+            f"data.root is not set: {name} is read from its folder or a folder holding it "
+            f"(`speciarl data fetch {name} --root DIR` downloads it)"
+        )
+        return
+    root = Path(data.root) if data.root is not None else None
+    try:
+        samples = spec.load(split, root=root)
+        samples[0].image_bytes()
+    except (DatasetError, ImageReadError) as error:
+        findings.problems.append(f"data.root {data.root}: {error}")
+        return
+    if asked.count is not None and asked.count > len(samples):
+        findings.problems.append(
+            f"{asked.count_key}: {asked.count} images asked for, but {name} {split} has "
+            f"{len(samples)}"
+        )
+        return
+    where = f" under {data.root}" if spec.needs_root else ""
+    findings.checked.append(f"data: {name} {split}, {len(samples)} images{where}")
+
+
+def check_hierarchy(config: TrainConfig, findings: Findings) -> None:
+    """``judge.hierarchy`` names a dataset or a readable hierarchy file (unset: the data's)."""
+    from speciarl.data.errors import DatasetError
+    from speciarl.data.registry import named_hierarchy
+    from speciarl.judges.hierarchy import HierarchyError
+    from speciarl.train.setup import judge_hierarchy
+
+    chosen = config.judge.hierarchy
+    try:
+        hierarchy = named_hierarchy(chosen) if chosen is not None else judge_hierarchy(config)
+    except (HierarchyError, DatasetError, KeyError, OSError) as error:
+        if chosen is not None:
+            findings.problems.append(f"judge.hierarchy: {error}")
+        return  # unset: the data names an unknown dataset, which check_data reports
+    findings.checked.append(f"judge hierarchy: {hierarchy.name}, {len(hierarchy.nodes)} nodes")
+
+
+def check_llm_judge(config: TrainConfig, findings: Findings) -> None:
+    """The LLM judge, when the recipe has one: its prompt exists, its server lists its model."""
+    from speciarl.judges.endpoint import JudgeEndpointError, check_judge_endpoint
+    from speciarl.judges.judge_prompts import JudgePromptError, load_judge_prompt
+
+    judge = config.judge
+    if judge.endpoint is None or judge.model is None:
+        findings.checked.append("judge: deterministic judges only (no judge.endpoint)")
+        return
+    try:
+        load_judge_prompt(judge.prompt)
+    except JudgePromptError as error:
+        findings.problems.append(f"judge.prompt: {error}")
+    try:
+        check_judge_endpoint(
+            judge.endpoint, judge.model, endpoint_key="judge.endpoint", model_key="judge.model"
+        )
+    except JudgeEndpointError as error:
+        findings.problems.append(str(error))
+        return
+    findings.checked.append(f"judge: {judge.model} answers at {judge.endpoint}")
