@@ -218,6 +218,6 @@ def test_a_run_folder_keeps_one_run_and_its_rewards_are_named_after_the_scheme(
 
 
 def test_every_setting_resume_may_change_is_a_setting():
-    from speciarl.train.run_folder import RESUMABLE, _leaves
+    from speciarl.train.run_folder import RESUMABLE, dotted_settings
 
-    assert not RESUMABLE - set(_leaves(dataclasses.asdict(TrainConfig())))
+    assert not RESUMABLE - set(dotted_settings(dataclasses.asdict(TrainConfig())))
