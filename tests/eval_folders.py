@@ -14,7 +14,7 @@ from speciarl.cli import app
 from speciarl.data.prepare import select_samples
 from speciarl.evaluate.manifest import record_predictions
 from speciarl.evaluate.plan import EvalPlan
-from speciarl.evaluate.predict import predict
+from speciarl.evaluate.predict import Completion, predict
 from speciarl.evaluate.run import prediction_store
 
 runner = CliRunner()
@@ -31,7 +31,9 @@ class ScriptedPolicy:
     def generate(self, images, prompt, settings, seeds):
         return [
             [
-                f"<think>x</think><answer>{self.answers[k % len(self.answers)]}</answer>"
+                Completion(
+                    f"<think>x</think><answer>{self.answers[k % len(self.answers)]}</answer>", False
+                )
                 for k in range(settings.n)
             ]
             for _ in images

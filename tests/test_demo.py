@@ -11,7 +11,7 @@ import pytest
 from speciarl.data.registry import get_dataset
 from speciarl.data.synthetic import species
 from speciarl.demo import DemoSettings, Entry, _draw, lookalike_behaviour, mixed_level_target
-from speciarl.evaluate.predict import GenerationSettings, predict
+from speciarl.evaluate.predict import Completion, GenerationSettings, predict
 from speciarl.evaluate.run import prediction_store, verdict_store
 from speciarl.evaluate.verify import verify
 from speciarl.judges.describe import judge_id
@@ -51,7 +51,7 @@ class _Answers:
         self.answer_of = answer_of
 
     def generate(self, images, prompt, settings, seeds):
-        return [[f"<answer>{self.answer_of}</answer>"] for _ in images]
+        return [[Completion(f"<answer>{self.answer_of}</answer>", False)] for _ in images]
 
 
 def test_lookalike_behaviour_counts_hedges_and_wrong_answers_on_lookalikes_only(tmp_path):

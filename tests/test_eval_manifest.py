@@ -27,7 +27,7 @@ def test_the_manifest_records_backend_decoding_and_image_budget(tmp_path, tiny_m
             "seed": 0,
             "prompt": "general",
         },
-        "image_budget": {"min_pixels": None, "max_pixels": None},
+        "image_budget": {"min_pixels": 3136, "max_pixels": 1003520},
     }
 
     # The folder was predicted by vLLM, say: continuing it with transformers would mix the two.

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from speciarl.cli import app
 from speciarl.data.registry import get_dataset
 from speciarl.data.sample import Sample
-from speciarl.evaluate.predict import GenerationSettings, predict, request_seed
+from speciarl.evaluate.predict import Completion, GenerationSettings, predict, request_seed
 from speciarl.evaluate.run import load_datasets, prediction_store, reported_judges, verdict_store
 from speciarl.evaluate.verify import verify
 from speciarl.judges.describe import judge_id
@@ -118,7 +118,9 @@ class ScriptedBackend:
         self.calls += 1
         return [
             [
-                f"<think>x</think><answer>{self.answers[i % len(self.answers)]}</answer>"
+                Completion(
+                    f"<think>x</think><answer>{self.answers[i % len(self.answers)]}</answer>", False
+                )
                 for i in range(settings.n)
             ]
             for _ in images

@@ -15,6 +15,8 @@ from speciarl.cli.common import (
     or_fail,
     stderr,
 )
+from speciarl.evaluate.predict import GenerationSettings
+from speciarl.policy.image_budget import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 OutOption = Annotated[Path, typer.Option("--out", help="Evaluation folder.")]
 PolicyOption = Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")]
@@ -25,7 +27,18 @@ BackendOption = Annotated[str, typer.Option(help="transformers or vllm.")]
 PredictionsOption = Annotated[int, typer.Option(help="Predictions per image.")]
 TemperatureOption = Annotated[float, typer.Option(help="0 = greedy.")]
 TopPOption = Annotated[float, typer.Option(help="Nucleus sampling mass.")]
-MaxNewTokensOption = Annotated[int, typer.Option(help="Tokens per prediction.")]
+MaxNewTokensOption = Annotated[
+    int,
+    typer.Option(
+        help="Tokens per prediction at most; one cut off before its answer is a truncation."
+    ),
+]
+MinPixelsOption = Annotated[
+    int, typer.Option(help="Smaller images are enlarged to this many pixels (28 x 28 per token).")
+]
+MaxPixelsOption = Annotated[
+    int, typer.Option(help="Larger images are shrunk to this many pixels (28 x 28 per token).")
+]
 GenerationBatchOption = Annotated[int, typer.Option(help="Images per generation batch.")]
 RunSeedOption = Annotated[int, typer.Option(help="Run seed (each image's seed derives from it).")]
 JudgeModelOption = Annotated[str | None, typer.Option(help="Judge model id.")]
@@ -69,7 +82,9 @@ def predict_command(
     n: PredictionsOption = 1,
     temperature: TemperatureOption = 0.0,
     top_p: TopPOption = 1.0,
-    max_new_tokens: MaxNewTokensOption = 256,
+    max_new_tokens: MaxNewTokensOption = GenerationSettings.max_new_tokens,
+    min_pixels: MinPixelsOption = DEFAULT_MIN_PIXELS,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     batch_size: GenerationBatchOption = 8,
     seed: RunSeedOption = 0,
     prompt: PolicyPromptOption = "general",
@@ -92,6 +107,8 @@ def predict_command(
             temperature=temperature,
             top_p=top_p,
             max_new_tokens=max_new_tokens,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
             batch_size=batch_size,
             seed=seed,
             prompt=prompt,
@@ -181,7 +198,9 @@ def eval_command(
     n: PredictionsOption = 1,
     temperature: TemperatureOption = 0.0,
     top_p: TopPOption = 1.0,
-    max_new_tokens: MaxNewTokensOption = 256,
+    max_new_tokens: MaxNewTokensOption = GenerationSettings.max_new_tokens,
+    min_pixels: MinPixelsOption = DEFAULT_MIN_PIXELS,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     batch_size: GenerationBatchOption = 8,
     seed: RunSeedOption = 0,
     prompt: PolicyPromptOption = "general",
@@ -225,6 +244,8 @@ def eval_command(
             temperature=temperature,
             top_p=top_p,
             max_new_tokens=max_new_tokens,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
             batch_size=batch_size,
             seed=seed,
             prompt=prompt,

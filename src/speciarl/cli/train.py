@@ -48,16 +48,52 @@ def train(
             "or 1). Real launches take theirs from accelerate launch or torchrun.",
         ),
     ] = None,
+    gpu_memory: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="With --dry-run: GiB of memory per GPU to plan for (default: the visible GPU's, "
+            "else 80).",
+        ),
+    ] = None,
+    setup: Annotated[
+        str | None,
+        typer.Option(
+            help="With --dry-run: the accelerate set-up the memory plan is for: single, ddp, "
+            "zero3 or fsdp (default: single for one process, ddp for more).",
+        ),
+    ] = None,
+    architecture: Annotated[
+        str | None,
+        typer.Option(
+            help="With --dry-run: plan memory for this shipped architecture (qwen2.5-vl-3b, "
+            "qwen2.5-vl-7b) instead of the model's own config.json.",
+        ),
+    ] = None,
 ) -> None:
     """Train a policy with GRPO (or Dr.GRPO, DAPO) and the SpeciaRL reward, through TRL."""
     from speciarl.train.grpo import check_recipe, train_grpo
 
     recipe = _recipe(config, overrides)
     if dry_run:
-        typer.echo(or_fail(lambda: check_recipe(recipe, processes)))
+        _print_dry_run(
+            lambda: check_recipe(
+                recipe, processes, setup=setup, gpu_gib=gpu_memory, architecture=architecture
+            )
+        )
         return
-    if processes is not None:
-        fail("--processes plans a launch with --dry-run; launch with accelerate launch or torchrun")
+    planning = (
+        ("--processes", processes),
+        ("--gpu-memory", gpu_memory),
+        ("--setup", setup),
+        ("--architecture", architecture),
+    )
+    for option, value in planning:
+        if value is not None:
+            fail(
+                f"{option} plans a launch with --dry-run; a real launch takes its processes and "
+                "GPUs from accelerate launch or torchrun"
+            )
     saved = _unless_unstartable(lambda: train_grpo(recipe, resume=resume, overwrite=overwrite))
     typer.echo(f"saved to {saved}")
 
@@ -75,7 +111,7 @@ def sft(
 
     recipe = _recipe(config, overrides)
     if dry_run:
-        typer.echo(or_fail(lambda: check_sft_recipe(recipe)))
+        _print_dry_run(lambda: check_sft_recipe(recipe))
         return
     saved = _unless_unstartable(lambda: train_sft(recipe, resume=resume, overwrite=overwrite))
     typer.echo(f"saved to {saved}")
@@ -98,6 +134,23 @@ def _recipe(path: Path, overrides: list[str] | None) -> TrainConfig:
     from speciarl.train.config import load_config
 
     return or_fail(lambda: load_config(path, overrides or []))
+
+
+def _print_dry_run(check: Callable[[], str]) -> None:
+    """Print a dry run's report. When the recipe cannot start, what was planned and checked is
+    printed all the same (stdout), before the problems (stderr, exit code 2): the plan says how
+    far off the recipe is."""
+    from speciarl.train.preflight import PreflightError
+
+    try:
+        report = check()
+    except PreflightError as error:
+        if error.report:
+            typer.echo("\n".join(error.report))
+        fail(str(error))
+    except ValueError as error:
+        fail(str(error))
+    typer.echo(report)
 
 
 def _unless_unstartable(run: Callable[[], Path]) -> Path:

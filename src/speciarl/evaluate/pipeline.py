@@ -16,7 +16,7 @@ from speciarl.echo import Echo
 from speciarl.evaluate.judging import Judging
 from speciarl.evaluate.manifest import read_manifest, record_judge_setup, record_predictions
 from speciarl.evaluate.plan import EvalPlan
-from speciarl.evaluate.predict import BACKENDS, predict
+from speciarl.evaluate.predict import BACKENDS, Completion, predict
 from speciarl.evaluate.run import evaluated_datasets, prediction_store, verdict_store, write_report
 from speciarl.evaluate.store import exclusive
 from speciarl.evaluate.verify import verify
@@ -58,8 +58,12 @@ def run_predictions(
 
 def _load_backend(plan: EvalPlan) -> Any:
     """The policy, loaded; a checkpoint that cannot be loaded is a one-line error."""
+    from speciarl.policy.image_budget import ImageBudgetError
+
     try:
-        return BACKENDS[plan.backend](plan.model, plan.adapter)
+        return BACKENDS[plan.backend](plan.model, plan.adapter, image_budget=plan.image_budget)
+    except ImageBudgetError as error:
+        raise ValueError(f"--min-pixels/--max-pixels: {error}") from None
     except (OSError, ValueError) as error:
         first = (str(error).strip() or type(error).__name__).splitlines()[0]
         adapter = f" with --adapter {plan.adapter}" if plan.adapter else ""
@@ -78,7 +82,7 @@ class _LazyBackend:
     def name(self) -> str:
         return self._real().name
 
-    def generate(self, *arguments: Any) -> list[list[str]]:
+    def generate(self, *arguments: Any) -> list[list[Completion]]:
         return self._real().generate(*arguments)
 
     def _real(self) -> Any:
@@ -128,7 +132,8 @@ def run_verification(
             )
             echo(
                 f"{name} ({judge_summary(judge)}): {summary.judged} judged, "
-                f"{summary.format_failures} format failures, "
+                f"{summary.format_failures} format failures "
+                f"({summary.truncations} cut off at --max-new-tokens), "
                 f"{summary.undecided} undecided (retried next run), "
                 f"{summary.prediction_errors} failed predictions"
             )

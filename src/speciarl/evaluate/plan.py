@@ -6,22 +6,24 @@ typo in the fifth dataset's root stops the run before the first dataset is predi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from speciarl.data.errors import DatasetError
 from speciarl.data.sample import ImageReadError, Sample
-from speciarl.evaluate.predict import GenerationSettings, ImageBudget
+from speciarl.evaluate.predict import GenerationSettings
 from speciarl.evaluate.preflight import check_backend
 from speciarl.policy.checkpoint import check_checkpoint
+from speciarl.policy.image_budget import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, ImageBudget
 
 _GENERATION_FIELDS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "batch_size", "prompt"}
 
 
 @dataclass(frozen=True)
 class EvalPlan:
-    """Which policy, which data, how to decode; its `settings` go into the folder's manifest."""
+    """Which policy, which data, how to decode, at how many pixels per image; its `settings`
+    go into the folder's manifest."""
 
     model: str
     adapter: str | None
@@ -32,16 +34,28 @@ class EvalPlan:
     source: str
     backend: str
     generation: GenerationSettings
-    image_budget: ImageBudget = field(default_factory=ImageBudget)
+    image_budget: ImageBudget
 
     @classmethod
     def create(
-        cls, *, datasets: str, backend: str, root: Path | None = None, **options: Any
+        cls,
+        *,
+        datasets: str,
+        backend: str,
+        root: Path | None = None,
+        min_pixels: int | None = DEFAULT_MIN_PIXELS,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        **options: Any,
     ) -> EvalPlan:
-        """A plan from command-line values; option names and values are checked, files not."""
+        """A plan from command-line values; option names and values are checked, files not.
+        The image budget defaults to the training recipes' (`speciarl.policy.image_budget`)."""
         names = tuple(dict.fromkeys(name.strip() for name in datasets.split(",") if name.strip()))
         if not names:
             raise ValueError("--datasets: give at least one dataset (--datasets a,b)")
+        budget = ImageBudget(min_pixels, max_pixels)
+        problem = budget.problem("--min-pixels", "--max-pixels")
+        if problem is not None:
+            raise ValueError(problem)
         generation = GenerationSettings(
             **{k: v for k, v in options.items() if k in _GENERATION_FIELDS}
         )
@@ -51,6 +65,7 @@ class EvalPlan:
             backend=backend,
             root=str(root) if root else None,
             generation=generation,
+            image_budget=budget,
             **rest,
         )
         plan._check_names()

@@ -3,7 +3,8 @@
 Greedy decoding gives one prediction per image; sampling gives N, each image seeded on its own
 (the seed depends only on the run seed and the sample id), so results do not depend on batch
 sizes, restarts or the order of work. A sample whose image cannot be read is recorded with its
-error, never skipped.
+error, never skipped. Each record says whether generation stopped at ``max_new_tokens``
+(``truncated``), so that reports tell a reasoning cut short from an answer in the wrong format.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 from speciarl.data.sample import ImageReadError, Sample
 from speciarl.evaluate.store import RecordStore
+from speciarl.policy.image_budget import PROCESSOR_RANGE, ImageBudget, load_processor
 from speciarl.prompts import load_prompt
 
 PREDICTION_FIELDS = ("dataset", "label", "completion", "error")
@@ -29,7 +31,9 @@ class GenerationSettings:
     temperature: float = 0.0
     """0 is greedy decoding."""
     top_p: float = 1.0
-    max_new_tokens: int = 256
+    max_new_tokens: int = 2048
+    """The paper's decoding limit: a reasoning model's ``<think>`` often runs past a few hundred
+    tokens, and a completion cut off before its answer counts as a truncation."""
     seed: int = 0
     batch_size: int = 8
     prompt: str = "general"
@@ -48,13 +52,12 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
-class ImageBudget:
-    """How many pixels an image may become before the policy sees it; ``None`` keeps the
-    processor's default. Recorded in the manifest: a different budget gives different
-    predictions, so a folder never mixes two."""
+class Completion:
+    """One generated text, and whether generation stopped at ``max_new_tokens`` instead of at an
+    end-of-sequence token."""
 
-    min_pixels: int | None = None
-    max_pixels: int | None = None
+    text: str
+    truncated: bool
 
 
 def request_seed(seed: int, sample_id: str) -> int:
@@ -70,18 +73,25 @@ class Backend(Protocol):
 
     def generate(
         self, images: Sequence[Any], prompt: str, settings: GenerationSettings, seeds: Sequence[int]
-    ) -> list[list[str]]: ...
+    ) -> list[list[Completion]]: ...
 
 
 class TransformersBackend:
-    """Batched generation with transformers (CPU or GPU), optionally with a LoRA adapter."""
+    """Batched generation with transformers (CPU or GPU), optionally with a LoRA adapter; images
+    are resized within ``image_budget`` (unset bounds: the processor's own)."""
 
     name = "transformers"
 
-    def __init__(self, model: str, adapter: str | None = None) -> None:
+    def __init__(
+        self, model: str, adapter: str | None = None, *, image_budget: ImageBudget = PROCESSOR_RANGE
+    ) -> None:
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
+        processor_source = (
+            adapter if adapter and Path(adapter, "tokenizer_config.json").is_file() else model
+        )
+        self.processor = load_processor(processor_source, image_budget, padding_side="left")
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
         policy = AutoModelForImageTextToText.from_pretrained(model, dtype=dtype)
@@ -90,18 +100,16 @@ class TransformersBackend:
 
             policy = PeftModel.from_pretrained(policy, adapter)
         self.model = policy.to(self.device).eval()
-        processor_source = (
-            adapter if adapter and Path(adapter, "tokenizer_config.json").is_file() else model
-        )
-        self.processor = AutoProcessor.from_pretrained(processor_source, padding_side="left")
+        ends = self.model.generation_config.eos_token_id
+        self.end_ids = set(ends if isinstance(ends, list) else [ends])
 
     def generate(
         self, images: Sequence[Any], prompt: str, settings: GenerationSettings, seeds: Sequence[int]
-    ) -> list[list[str]]:
+    ) -> list[list[Completion]]:
         import torch
 
         if settings.greedy:
-            return [[text] for text in self._run(images, prompt, settings, 1)]
+            return [[completion] for completion in self._run(images, prompt, settings, 1)]
         completions = []
         for image, seed in zip(images, seeds, strict=True):  # one image at a time: its own seed
             torch.manual_seed(seed)
@@ -110,7 +118,7 @@ class TransformersBackend:
 
     def _run(
         self, images: Sequence[Any], prompt: str, settings: GenerationSettings, n: int
-    ) -> list[str]:
+    ) -> list[Completion]:
         import torch
 
         messages = [
@@ -137,7 +145,26 @@ class TransformersBackend:
                 **sampling,
             )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        # A sequence that ended holds an end token (and padding after it); one without any ran
+        # until max_new_tokens stopped it.
+        ended = [bool(self.end_ids & set(row)) for row in new_tokens.tolist()]
+        return [Completion(text, not done) for text, done in zip(texts, ended, strict=True)]
+
+
+def vllm_engine_arguments(
+    model: str, adapter: str | None, image_budget: ImageBudget, *, max_lora_rank: int = 64
+) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.LLM`` for this policy: vLLM's processor takes the budget as
+    ``mm_processor_kwargs``, the same keywords a transformers processor takes."""
+    arguments: dict[str, Any] = {
+        "model": model,
+        "enable_lora": adapter is not None,
+        "max_lora_rank": max_lora_rank,
+    }
+    if image_budget.processor_kwargs():
+        arguments["mm_processor_kwargs"] = image_budget.processor_kwargs()
+    return arguments
 
 
 class VLLMBackend:
@@ -145,15 +172,24 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, model: str, adapter: str | None = None, *, max_lora_rank: int = 64) -> None:
+    def __init__(
+        self,
+        model: str,
+        adapter: str | None = None,
+        *,
+        image_budget: ImageBudget = PROCESSOR_RANGE,
+        max_lora_rank: int = 64,
+    ) -> None:
         from vllm import LLM
 
-        self.engine = LLM(model=model, enable_lora=adapter is not None, max_lora_rank=max_lora_rank)
+        self.engine = LLM(
+            **vllm_engine_arguments(model, adapter, image_budget, max_lora_rank=max_lora_rank)
+        )
         self.adapter = adapter
 
     def generate(
         self, images: Sequence[Any], prompt: str, settings: GenerationSettings, seeds: Sequence[int]
-    ) -> list[list[str]]:
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams
         from vllm.lora.request import LoRARequest
 
@@ -180,8 +216,18 @@ class VLLMBackend:
             )
             for seed in seeds
         ]
-        outputs = self.engine.chat(messages, params, lora_request=lora, use_tqdm=False)
-        return [[choice.text for choice in output.outputs] for output in outputs]
+        return vllm_completions(
+            self.engine.chat(messages, params, lora_request=lora, use_tqdm=False)
+        )
+
+
+def vllm_completions(outputs: Sequence[Any]) -> list[list[Completion]]:
+    """vLLM's request outputs as completions: a choice that finished for ``length`` reached
+    ``max_tokens``."""
+    return [
+        [Completion(choice.text, choice.finish_reason == "length") for choice in output.outputs]
+        for output in outputs
+    ]
 
 
 BACKENDS: dict[str, type[TransformersBackend] | type[VLLMBackend]] = {
@@ -253,13 +299,18 @@ def _predict_batch(
         outputs = backend.generate(images, prompt, settings, seeds)
         for sample, completions in zip(readable, outputs, strict=True):
             records.extend(
-                _record(sample, index, text, None, meta) for index, text in enumerate(completions)
+                _record(sample, index, completion, None, meta)
+                for index, completion in enumerate(completions)
             )
     return [r for r in records if (r["sample_id"], r["prediction_index"]) not in done]
 
 
 def _record(
-    sample: Sample, index: int, completion: str | None, error: str | None, meta: dict[str, Any]
+    sample: Sample,
+    index: int,
+    completion: Completion | None,
+    error: str | None,
+    meta: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "sample_id": sample.sample_id,
@@ -267,7 +318,8 @@ def _record(
         "dataset": sample.dataset,
         "split": sample.split,
         "label": sample.label,
-        "completion": completion,
+        "completion": completion.text if completion else None,
+        "truncated": completion.truncated if completion else None,
         "error": error,
         **meta,
     }

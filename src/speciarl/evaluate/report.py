@@ -49,6 +49,9 @@ DEFINITIONS = {
     "hm": "harmonic mean of specificity and correctness: 2·S·C / (S + C)",
     "unjudged": "predictions without a verdict (format failures and undecided); never correct",
     "format_failure_rate": "share of predictions whose answer broke the required format",
+    "truncation_rate": "share of predictions that reached the token limit (max_new_tokens) "
+    "without closing their answer: format failures of a reasoning cut short, counted among the "
+    "format failures; null where the predictions do not record it",
     "best_of_n": "oracle keeping, for every image, the best of its N predictions",
     "best_of_k": "expected metrics when the best of k of an image's N predictions is kept",
     "ci": "percentile bootstrap over images (an image's predictions are resampled together)",
@@ -76,7 +79,8 @@ class DatasetResult:
     predictions whose answer broke the format (all of them are among the ``None``s) and
     ``n_predictions`` all predictions. ``split`` and ``sample_ids_sha256`` (a digest of the
     images' sample ids) say which images these are, so that reports on different images are
-    never compared unawares.
+    never compared unawares. ``truncations`` counts the format failures whose generation hit the
+    token limit (``None``: not recorded, as in folders from before truncations were).
     """
 
     dataset: str
@@ -85,6 +89,7 @@ class DatasetResult:
     n_predictions: int
     split: str | None = None
     sample_ids_sha256: str | None = None
+    truncations: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +201,11 @@ def _check(result: DatasetResult) -> None:
             f"{name}: format_failures must be within 0..{unjudged} (the predictions without a "
             f"verdict), got {result.format_failures}"
         )
+    if result.truncations is not None and not 0 <= result.truncations <= result.format_failures:
+        raise ValueError(
+            f"{name}: truncations must be within 0..{result.format_failures} (the format "
+            f"failures), got {result.truncations}"
+        )
 
 
 def _with_ci(
@@ -239,6 +249,10 @@ def _dataset_section(
         **_with_ci(summary, draws["plain"], confidence),
         "format_failures": result.format_failures,
         "format_failure_rate": result.format_failures / result.n_predictions,
+        "truncations": result.truncations,
+        "truncation_rate": (
+            None if result.truncations is None else result.truncations / result.n_predictions
+        ),
         "undecided": int(summary["counts"][UNJUDGED]) - result.format_failures,
     }
     if with_best:
@@ -287,6 +301,11 @@ def _macro_section(
         },
         **averaged("plain"),
         "format_failure_rate": float(np.mean([m["format_failure_rate"] for m in members])),
+        "truncation_rate": (
+            None
+            if any(m["truncation_rate"] is None for m in members)
+            else float(np.mean([m["truncation_rate"] for m in members]))
+        ),
     }
     if all("best_of_n" in member for member in members):
         section["best_of_n"] = {
@@ -362,6 +381,13 @@ def format_ci(metric: Mapping[str, Any]) -> str:
 
 def _percent(share: float) -> str:
     return f"{100 * share:.1f} %"
+
+
+def _rate_cell(rate: float | None, count: int | None = None) -> str:
+    """``2.0 % (8)``, ``2.0 %`` without a count, ``—`` when not recorded."""
+    if rate is None:
+        return "—"
+    return _percent(rate) if count is None else f"{_percent(rate)} ({count:,})"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -451,6 +477,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "correctness",
         "HM",
         "format failures",
+        "of which truncated",
         "best-of-N HM",
     ]
 
@@ -469,6 +496,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"{section['n_predictions']:,}",
             *(format_ci(section[metric]) for metric in METRICS),
             f"{_percent(section['format_failure_rate'])} ({section['format_failures']:,})",
+            _rate_cell(section["truncation_rate"], section["truncations"]),
             best_cell(section),
         ]
         for name, section in datasets.items()
@@ -480,6 +508,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"{section['n_predictions']:,}",
             *(format_ci(section[metric]) for metric in METRICS),
             _percent(section["format_failure_rate"]),
+            _rate_cell(section["truncation_rate"]),
             best_cell(section),
         ]
         for name, section in macro_rows

@@ -123,12 +123,18 @@ class StoredDataset:
 
     def result(self) -> DatasetResult:
         """The verdicts grouped by image; a prediction without a stored verdict (undecided,
-        failed, or a format failure) counts as unjudged, format failures also apart."""
+        failed, or a format failure) counts as unjudged, format failures also apart, and among
+        them the truncations (unknown for predictions from before they were recorded)."""
         groups: dict[str, list[tuple[int, Verdict | None]]] = {}
-        failures = 0
-        for key in self.predictions:
+        failures = truncations = 0
+        recorded = True
+        for key, prediction in self.predictions.items():
             record = self.verdicts.get(key)
-            failures += record is not None and record["answer_status"] != "ok"
+            if record is not None and record["answer_status"] != "ok":
+                failures += 1
+                truncated = prediction.get("truncated")
+                recorded = recorded and truncated is not None
+                truncations += bool(truncated)
             verdict = Verdict(record["verdict"]) if record and record["verdict"] else None
             groups.setdefault(key[0], []).append((key[1], verdict))
         ordered = [
@@ -142,6 +148,7 @@ class StoredDataset:
             len(self.predictions),
             split="+".join(splits),
             sample_ids_sha256=sample_ids_digest(list(groups)),
+            truncations=truncations if recorded else None,
         )
 
     def labels_and_answers(self) -> tuple[list[str], list[str | None]]:

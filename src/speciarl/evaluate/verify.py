@@ -1,8 +1,9 @@
 """Judging stored predictions, resumably: decided verdicts are stored, undecided ones retried.
 
 A prediction whose answer breaks the format is stored with no verdict (it counts as not correct
-and is reported apart); a well-formed answer no judge could decide is not stored, so the next
-run asks again; a prediction that failed (its image was unreadable) has nothing to judge.
+and is reported apart, as a truncation when generation hit the token limit); a well-formed answer
+no judge could decide is not stored, so the next run asks again; a prediction that failed (its
+image was unreadable) has nothing to judge.
 
 Every record says who gave it: ``judge`` (the member that decided), ``cached`` (read from the
 verdict cache), ``judge_id`` (the whole cascade, see `speciarl.judges.describe.judge_id`) and
@@ -28,6 +29,8 @@ VERDICT_FIELDS = ("answer_status", "verdict", "judge", "cached", "judge_id")
 class VerifySummary:
     judged: int = 0
     format_failures: int = 0
+    truncations: int = 0
+    """Format failures whose generation stopped at ``max_new_tokens``."""
     undecided: int = 0
     prediction_errors: int = 0
     already_done: int = 0
@@ -79,6 +82,7 @@ def verify(
                 summary.undecided += 1
                 continue
             summary.format_failures += not answer.formatted
+            summary.truncations += not answer.formatted and bool(prediction.get("truncated"))
             summary.judged += answer.formatted
             records.append(
                 {

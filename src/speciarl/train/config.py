@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from speciarl.policy.image_budget import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, ImageBudget
 from speciarl.reward import SCHEMES
 
 OPTIMIZERS = ("grpo", "dr_grpo", "dapo")
@@ -30,7 +31,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataSettings:
-    """Which images the policy trains on."""
+    """Which images the policy trains on, and how many pixels each keeps for it."""
 
     dataset: str = "cub200"
     split: str = "train"
@@ -43,6 +44,15 @@ class DataSettings:
     """A mixed set instead of one dataset: ``NAME:SPLIT:COUNT`` entries."""
     prompt: str = "general"
     seed: int = 0
+    min_pixels: int | None = DEFAULT_MIN_PIXELS
+    """Images smaller than this many pixels are enlarged to it; ``null``: the processor's own."""
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    """Images larger than this many pixels are shrunk to it (28 x 28 pixels per image token);
+    ``null``: the processor's own (12,845,056 for Qwen2.5-VL, 16,384 tokens)."""
+
+    @property
+    def image_budget(self) -> ImageBudget:
+        return ImageBudget(self.min_pixels, self.max_pixels)
 
 
 @dataclass(frozen=True)
@@ -110,12 +120,62 @@ class LoraSettings:
     tower stays frozen and without adapters."""
 
 
+COLOCATED_VLLM_SIZES = (
+    "vllm_gpu_memory_utilization",
+    "vllm_tensor_parallel_size",
+    "vllm_max_model_length",
+)
+"""Rollout settings that size a colocated vLLM engine: TRL's ``GRPOConfig`` fields of the same
+names, which TRL passes to the ``vllm.LLM`` it builds inside each training process."""
+
+
 @dataclass(frozen=True)
 class RolloutSettings:
+    """How rollouts are sampled: transformers' ``generate`` in each training process (default),
+    or vLLM, colocated in each training process or as a separate server.
+
+    ``null`` sizes leave TRL's defaults. TRL 1.16 has no setting for vLLM's images-per-prompt
+    limit (``limit_mm_per_prompt``); none is needed: every training prompt holds exactly one
+    image, which vLLM's default limit admits (docs/memory.md)."""
+
     use_vllm: bool = False
     vllm_mode: str = "colocate"
     """``colocate`` (vLLM inside each training process) or ``server`` (``trl vllm-serve``)."""
     vllm_server_base_url: str | None = None
+    vllm_gpu_memory_utilization: float | None = None
+    """Share of each GPU's memory the colocated engine reserves for its weights, KV cache and
+    activations (null: TRL's 0.3); training gets the rest, which ``train --dry-run`` checks
+    against the memory plan."""
+    vllm_tensor_parallel_size: int | None = None
+    """GPUs one colocated engine spans (null: 1); must divide the number of training processes."""
+    vllm_max_model_length: int | None = None
+    """Longest sequence (prompt with its image tokens, plus completion) the colocated engine
+    holds; null: the model's own limit (128,000 positions for Qwen2.5-VL), a KV cache the share
+    must then hold. ``train --dry-run`` prints the least that holds every rollout."""
+
+    def problem(self) -> str | None:
+        """What cannot run in these settings, naming the ``rollouts.`` key; else None."""
+        if self.vllm_mode not in ("colocate", "server"):
+            return "rollouts.vllm_mode must be colocate or server"
+        share = self.vllm_gpu_memory_utilization
+        if share is not None and not 0 < share < 1:
+            return (
+                "rollouts.vllm_gpu_memory_utilization is a share of the GPU's memory, "
+                f"strictly between 0 and 1; got {share}"
+            )
+        for key in ("vllm_tensor_parallel_size", "vllm_max_model_length"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                return f"rollouts.{key} must be positive, got {value}"
+        if self.vllm_mode == "server":
+            for key in COLOCATED_VLLM_SIZES:
+                if getattr(self, key) is not None:
+                    return (
+                        f"rollouts.{key} sizes a colocated vLLM engine; with rollouts.vllm_mode "
+                        "server, give the server its own size on its command line "
+                        "(docs/multinode.md) and leave this unset"
+                    )
+        return None
 
 
 @dataclass(frozen=True)
@@ -171,15 +231,15 @@ class TrainConfig:
                 "lora.r and lora.alpha must be positive",
             ),
             (
-                self.rollouts.vllm_mode in ("colocate", "server"),
-                "rollouts.vllm_mode must be colocate or server",
-            ),
-            (
                 (self.judge.endpoint is None) == (self.judge.model is None),
                 "judge.endpoint and judge.model go together",
             ),
             (self.data.subset is None or self.data.subset >= 1, "data.subset must be positive"),
         ]
+        budget_problem = self.data.image_budget.problem("data.min_pixels", "data.max_pixels")
+        checks.append((budget_problem is None, str(budget_problem)))
+        rollout_problem = self.rollouts.problem()
+        checks.append((rollout_problem is None, str(rollout_problem)))
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)

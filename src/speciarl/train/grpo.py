@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from speciarl.train.config import TrainConfig
+from speciarl.train.config import COLOCATED_VLLM_SIZES, ConfigError, TrainConfig
 from speciarl.train.preflight import require
 from speciarl.train.setup import (
     check_launch,
@@ -70,19 +70,48 @@ def plan(config: TrainConfig, world_size: int | None = None) -> TrainingPlan:
     )
 
 
-def check_recipe(config: TrainConfig, world_size: int | None = None) -> str:
-    """``train --dry-run``: the plan for ``world_size`` processes and every start-up check, as a
-    report; raises :class:`PreflightError` listing every problem found. Nothing is loaded."""
+def tensor_parallel_problem(config: TrainConfig, world_size: int) -> str | None:
+    """A colocated vLLM engine spans ``vllm_tensor_parallel_size`` training processes, so that
+    size must divide their number (TRL checks it too, but only once the model has loaded)."""
+    rollouts = config.rollouts
+    size = rollouts.vllm_tensor_parallel_size or 1
+    if rollouts.use_vllm and rollouts.vllm_mode == "colocate" and world_size % size:
+        return (
+            f"rollouts.vllm_tensor_parallel_size {size} must divide the {world_size} training "
+            "process(es): each colocated vLLM engine spans that many of them"
+        )
+    return None
+
+
+def check_recipe(
+    config: TrainConfig,
+    world_size: int | None = None,
+    *,
+    setup: str | None = None,
+    gpu_gib: float | None = None,
+    architecture: str | None = None,
+) -> str:
+    """``train --dry-run``: the plan for ``world_size`` processes, its memory plan
+    (:func:`speciarl.train.memory_plan.memory_report`: ``setup``, ``gpu_gib``, ``architecture``)
+    and every start-up check, as a report; raises :class:`PreflightError` listing every problem
+    found, with the report. No weights are loaded."""
     from trl import GRPOConfig
 
-    from speciarl.train.preflight import dry_run
+    from speciarl.train.memory_plan import memory_report
+    from speciarl.train.preflight import Report, dry_run
 
-    def planned() -> TrainingPlan:
+    def planned() -> Report:
         GRPOConfig(**plan(config).arguments)  # TRL checks the batch for the processes it sees
-        return plan(config, world_size)
+        steps = plan(config, world_size)
+        lines, problems = memory_report(
+            config, steps.world_size, setup=setup, gpu_gib=gpu_gib, architecture=architecture
+        )
+        parallel = tensor_parallel_problem(config, steps.world_size)
+        if parallel is not None:
+            problems.insert(0, parallel)
+        return Report([*describe_plan(config, steps), *lines], problems)
 
-    steps, checks = dry_run(config, planned)
-    return "\n".join([*describe_plan(config, steps), *checks])
+    return "\n".join(dry_run(config, planned))
 
 
 def describe_plan(config: TrainConfig, steps: TrainingPlan) -> list[str]:
@@ -96,7 +125,25 @@ def describe_plan(config: TrainConfig, steps: TrainingPlan) -> list[str]:
         f"per process {steps.completions_per_process} = gradient accumulation "
         f"{steps.gradient_accumulation} x per_device_batch_size {optimizer.per_device_batch_size}",
         f"LLM judge: {config.judge.model or 'none'}; cache: {config.judge.cache or 'none'}",
+        f"rollouts: {describe_rollouts(config)}",
     ]
+
+
+def describe_rollouts(config: TrainConfig) -> str:
+    """Where rollouts are sampled, with the vLLM sizes that apply there."""
+    rollouts = config.rollouts
+    if not rollouts.use_vllm:
+        return "transformers' generate in each training process"
+    if rollouts.vllm_mode == "server":
+        return f"the vLLM server at {rollouts.vllm_server_base_url or 'TRL default host:port'}"
+    share = rollouts.vllm_gpu_memory_utilization
+    length = rollouts.vllm_max_model_length
+    return (
+        "vLLM colocated in each training process; gpu_memory_utilization "
+        f"{share if share is not None else 'unset (TRL: 0.3)'}, tensor_parallel_size "
+        f"{rollouts.vllm_tensor_parallel_size or 1}, max_model_length "
+        f"{length if length is not None else 'unset (the model limit)'}"
+    )
 
 
 def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
@@ -112,6 +159,11 @@ def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
         "use_vllm": config.rollouts.use_vllm,
         "vllm_mode": config.rollouts.vllm_mode,
         "vllm_server_base_url": config.rollouts.vllm_server_base_url,
+        **{
+            key: getattr(config.rollouts, key)
+            for key in COLOCATED_VLLM_SIZES
+            if getattr(config.rollouts, key) is not None
+        },
     }
 
 
@@ -154,13 +206,21 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
     check_launch()
     require(config)
     steps = plan(config)
+    parallel = tensor_parallel_problem(config, steps.world_size)
+    if parallel is not None:
+        raise ConfigError(parallel)
     arguments = GRPOConfig(**steps.arguments)
     checkpoint = start_run(config, "train", resume=resume, overwrite=overwrite)
     run_dir = steps.run_dir
     with main_process_first():
         dataset = prepare_dataset(config, run_dir)
         judge = training_judge(config, run_dir)
-    model, processor = load_policy(config)
+    model, processor = load_policy(config, vllm_rollouts=config.rollouts.use_vllm)
+    if config.rollouts.use_vllm and config.data.image_budget.processor_kwargs():
+        # vLLM gets the raw images and its own range: hand it images already at the budget
+        from speciarl.policy.image_budget import fit_images
+
+        dataset = fit_images(dataset, processor)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_functions(config, judge, run_dir),

@@ -17,19 +17,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from speciarl.train.config import ConfigError, DataSettings, TrainConfig
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
 class PreflightError(ConfigError):
-    """A recipe that cannot start here; one line per problem, each naming its recipe key."""
+    """A recipe that cannot start here; one line per problem, each naming its recipe key.
+    ``report`` holds what a dry run planned and checked, which is worth printing even then: the
+    plan says how far off the recipe is."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], report: list[str] | None = None) -> None:
         self.problems = problems
+        self.report = report or []
         if len(problems) == 1:
             message = problems[0]
         else:
@@ -65,19 +66,30 @@ def inspect(config: TrainConfig, *, judged: bool = True, loading_here: bool = Fa
     return findings
 
 
+@dataclass
+class Report:
+    """What a dry run plans: lines to print, and problems that stop the run."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def dry_run(
-    config: TrainConfig, trainer_settings: Callable[[], T], *, judged: bool = True
-) -> tuple[T, list[str]]:
-    """``--dry-run``: the trainer's settings (TRL validates them as it builds its config) and
-    the report of every start-up check; one :class:`PreflightError` lists the problems of both."""
+    config: TrainConfig, planned: Callable[[], Report], *, judged: bool = True
+) -> list[str]:
+    """``--dry-run``: the trainer's plan (``planned`` builds the trainer's settings, which TRL
+    validates, and describes them) followed by the report of every start-up check. One
+    :class:`PreflightError` lists the problems of both, and carries the lines."""
     try:
-        settings = trainer_settings()
+        report = planned()
     except ValueError as error:
-        raise PreflightError([str(error), *inspect(config, judged=judged).problems]) from None
+        report = Report(problems=[str(error)])
     findings = inspect(config, judged=judged)
-    if findings.problems:
-        raise PreflightError(findings.problems)
-    return settings, findings.report()
+    lines = [*report.lines, *findings.report()]
+    problems = [*report.problems, *findings.problems]
+    if problems:
+        raise PreflightError(problems, lines)
+    return lines
 
 
 def require(config: TrainConfig, *, judged: bool = True) -> None:

@@ -165,15 +165,52 @@ def on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-def load_policy(config: TrainConfig) -> tuple[Any, Any]:
-    """The vision-language model (bf16 on GPU, fp32 on CPU) and its processor; under full
-    fine-tuning its vision tower is frozen unless ``config.train_vision``."""
+def load_policy(config: TrainConfig, *, vllm_rollouts: bool = False) -> tuple[Any, Any]:
+    """The vision-language model (bf16 on GPU, fp32 on CPU) and its processor, which holds the
+    recipe's image budget; under full fine-tuning the vision tower is frozen unless
+    ``config.train_vision``. The processor comes first: a budget it cannot take, or, with
+    ``vllm_rollouts`` (the images also go to vLLM), one that vLLM cannot keep, stops the run
+    before the weights load."""
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
+    from speciarl.policy.image_budget import ImageBudgetError, load_processor
+
+    try:
+        processor = load_processor(config.model, config.data.image_budget, padding_side="left")
+    except ImageBudgetError as error:
+        raise ConfigError(f"data.min_pixels/data.max_pixels: {error}") from None
+    if vllm_rollouts:
+        check_vllm_budget(config)
     dtype = torch.bfloat16 if on_gpu() else torch.float32
     model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
     if config.lora is None and not config.train_vision:
         model.model.visual.requires_grad_(False)
-    processor = AutoProcessor.from_pretrained(config.model, padding_side="left")
     return model, processor
+
+
+def check_vllm_budget(config: TrainConfig) -> None:
+    """Refuse a budget that vLLM rollouts would not keep (reads the checkpoint's processor
+    settings, not its weights).
+
+    TRL gives vLLM the raw images and no processor settings: its colocated engine (and a
+    ``vllm serve`` server) resizes them within the checkpoint's own pixel range. Training feeds
+    vLLM images already resized to the budget (`speciarl.policy.image_budget.fit_images`), which
+    that range leaves unchanged only if it holds the whole budget.
+    """
+    from transformers import AutoImageProcessor
+
+    from speciarl.policy.image_budget import processor_budget
+
+    wanted = config.data.image_budget.processor_kwargs()
+    if not wanted:
+        return  # vLLM's range is the budget
+    budget, _ = processor_budget(AutoImageProcessor.from_pretrained(config.model, **wanted))
+    own, _ = processor_budget(AutoImageProcessor.from_pretrained(config.model))
+    if not budget.inside(own):
+        raise ConfigError(
+            f"data.min_pixels/data.max_pixels: with rollouts.use_vllm, vLLM resizes images into "
+            f"{config.model}'s own range [{own.min_pixels}, {own.max_pixels}] pixels, so the "
+            f"budget [{budget.min_pixels}, {budget.max_pixels}] must lie inside it (or set "
+            "rollouts.use_vllm: false)"
+        )

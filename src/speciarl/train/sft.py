@@ -54,14 +54,17 @@ def check_sft_recipe(config: TrainConfig) -> str:
     no judge); raises :class:`PreflightError` listing every problem found."""
     from trl import SFTConfig
 
-    from speciarl.train.preflight import dry_run
+    from speciarl.train.preflight import Report, dry_run
 
-    _, checks = dry_run(config, lambda: SFTConfig(**sft_arguments(config)), judged=False)
-    summary = (
-        f"recipe {config.name}: SFT on {config.data.dataset} labels, model {config.model}, "
-        f"run folder {config.output_dir}"
-    )
-    return "\n".join([summary, *checks])
+    def planned() -> Report:
+        SFTConfig(**sft_arguments(config))  # TRL validates the arguments
+        summary = (
+            f"recipe {config.name}: SFT on {config.data.dataset} labels, model {config.model}, "
+            f"run folder {config.output_dir}"
+        )
+        return Report([summary])
+
+    return "\n".join(dry_run(config, planned, judged=False))
 
 
 def train_sft(
