@@ -133,3 +133,35 @@ def test_prediction_generates_from_the_image_at_the_budget(tiny_model, large_cub
     [[completion]] = backend.generate([image], "name it", settings, [0])
     assert grids == [[GRID]]
     assert completion.truncated  # 2 tokens are too few for the random tiny model to stop
+
+
+def test_the_dry_run_refuses_a_budget_vllm_rollouts_would_not_keep(tmp_path, tiny_model, large_cub):
+    from typer.testing import CliRunner
+
+    from speciarl.cli import app
+
+    recipe(tmp_path, tiny_model, large_cub, max_pixels=50176)
+    arguments = ["train", "--config", str(tmp_path / "recipe.yaml"), "--dry-run"]
+    refused = CliRunner().invoke(app, [*arguments, "rollouts.use_vllm=true"])
+    assert refused.exit_code == 2
+    assert "data.min_pixels/data.max_pixels: with rollouts.use_vllm" in refused.stderr
+    inside = CliRunner().invoke(
+        app, [*arguments, "rollouts.use_vllm=true", "data.min_pixels=3136", "data.max_pixels=6272"]
+    )
+    assert "checked image budget: inside the pixel range" in inside.stdout, inside.output
+
+
+def test_a_real_run_with_vllm_rollouts_stops_before_loading_where_vllm_is_missing(
+    tmp_path, tiny_model, large_cub
+):
+    import importlib.util
+
+    from speciarl.train.grpo import train_grpo
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    recipe(tmp_path, tiny_model, large_cub)
+    config = load_config(tmp_path / "recipe.yaml", ["rollouts.use_vllm=true"])
+    with pytest.raises(ConfigError, match=r"^rollouts.use_vllm: vLLM is not installed here"):
+        train_grpo(config)
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -59,6 +59,10 @@ def inspect(config: TrainConfig, *, judged: bool = True, loading_here: bool = Fa
     ``loading_here``: this process loads the model next (a real run, not a dry run)."""
     findings = Findings()
     check_model(config.model, findings, loading_here=loading_here)
+    if config.rollouts.use_vllm:
+        check_vllm_installed(findings, loading_here=loading_here)
+        if not findings.problems:
+            check_vllm_image_budget(config, findings)
     check_data(config, findings)
     if judged:
         check_hierarchy(config, findings)
@@ -129,6 +133,41 @@ def check_model(model: str, findings: Findings, *, loading_here: bool) -> None:
             findings.unverified.append(f"{error}; it must download when training starts")
     except CheckpointError as error:
         findings.problems.append(str(error))
+
+
+def check_vllm_installed(findings: Findings, *, loading_here: bool) -> None:
+    """``rollouts.use_vllm`` needs vLLM where training runs; TRL would only say so after the
+    model has loaded. A dry run may plan a launch on another machine, so there it is a note."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        findings.checked.append("rollouts.use_vllm: vLLM is installed")
+        return
+    missing = "rollouts.use_vllm: vLLM is not installed here (`pip install vllm`, on a CUDA GPU)"
+    if loading_here:
+        findings.problems.append(missing)
+    else:
+        findings.unverified.append(missing)
+
+
+def check_vllm_image_budget(config: TrainConfig, findings: Findings) -> None:
+    """With vLLM rollouts, the image budget must lie inside the checkpoint's own pixel range
+    (vLLM resizes into that range); read from its processor settings, which a Hub id without a
+    local copy does not have here."""
+    from speciarl.train.setup import check_vllm_budget
+
+    if not Path(config.model).is_dir():  # a Hub id: checked when the policy loads
+        findings.unverified.append(
+            "data.min_pixels/data.max_pixels against the pixel range vLLM rollouts resize into: "
+            f"{config.model} is not a local checkpoint folder"
+        )
+        return
+    try:
+        check_vllm_budget(config)
+    except ConfigError as error:
+        findings.problems.append(str(error))
+    else:
+        findings.checked.append("image budget: inside the pixel range vLLM rollouts resize into")
 
 
 def check_data(config: TrainConfig, findings: Findings) -> None:
