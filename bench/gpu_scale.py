@@ -321,7 +321,7 @@ def train_figures(arch: str, clock: PhaseClock) -> list[str]:
     decoding = sum(seconds for _, seconds in clock.decoding[measured])
     lines.append(
         f"tokens {arch}: {tokens / decoding:.1f} generated tokens per second "
-        f"({tokens} tokens in {decoding:.2f} s of generate over those steps)"
+        f"({tokens} tokens in {decoding:.4f} s of generate over those steps)"
     )
     return lines
 

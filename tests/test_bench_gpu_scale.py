@@ -59,7 +59,7 @@ def test_steps_and_their_phases(output):
         name: figure(output, rf"phase tiny {re.escape(name)}: {NUMBER} s")[0] for name in PHASES
     }
     assert seconds["generation"] > 0 and seconds["loss forward+backward"] > 0
-    assert sum(seconds.values()) <= step * 1.01
+    assert sum(seconds.values()) <= step * 1.01 + 0.0005 * len(PHASES)  # 3-decimal rounding
 
 
 def test_parameters_tokens_memory_plan_and_prediction(output):
@@ -71,7 +71,7 @@ def test_parameters_tokens_memory_plan_and_prediction(output):
         r"of generate over those steps\)",
     )
     assert 0 < tokens <= (STEPS - 1) * IMAGES * ROLLOUTS * TOKENS
-    assert rate == pytest.approx(tokens / seconds, rel=0.1)
+    assert tokens / rate == pytest.approx(seconds, rel=0.01, abs=0.00006)  # seconds: 4 decimals
     assert figure(output, rf"memory tiny: peak {NUMBER} GiB resident \(CPU\)")[0] > 0
     planned, resident = figure(
         output, rf"plan tiny: peak {NUMBER} GiB allocated \(.+; resident {NUMBER} GiB\)"
