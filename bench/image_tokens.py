@@ -13,6 +13,7 @@ corners bound an image's size from below); no images are read.
 from __future__ import annotations
 
 from speciarl.policy.image_budget import (
+    CHECKPOINT_MAX_PIXELS,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
     ImageBudget,
@@ -20,7 +21,7 @@ from speciarl.policy.image_budget import (
     resized_size,
 )
 
-CHECKPOINT = ImageBudget(min_pixels=3136, max_pixels=12845056)
+CHECKPOINT = ImageBudget(min_pixels=DEFAULT_MIN_PIXELS, max_pixels=CHECKPOINT_MAX_PIXELS)
 """Qwen2.5-VL-7B-Instruct's own range (its ``preprocessor_config.json``)."""
 RECIPES = ImageBudget(min_pixels=DEFAULT_MIN_PIXELS, max_pixels=DEFAULT_MAX_PIXELS)
 BY = " \N{MULTIPLICATION SIGN} "

@@ -75,6 +75,12 @@ _PUBLISHED: dict[str, dict[str, Any]] = {
 SHIPPED_ARCHITECTURES: tuple[str, ...] = tuple(_PUBLISHED)
 """Names ``shipped_config`` accepts, smallest first."""
 
+SHIPPED_HUB_IDS = {
+    "Qwen/Qwen2.5-VL-3B-Instruct": "qwen2.5-vl-3b",
+    "Qwen/Qwen2.5-VL-7B-Instruct": "qwen2.5-vl-7b",
+}
+"""The Hub checkpoint each shipped architecture describes, for a machine without its config.json."""
+
 
 def shipped_config(name: str) -> Qwen2_5_VLConfig:
     """The full configuration of a published Qwen2.5-VL size, ready for ``from_config``.

@@ -31,6 +31,10 @@ TOKEN_PIXELS = 28 * 28
 DEFAULT_MIN_PIXELS = 56 * 56
 """3,136 pixels (4 tokens): the processor's own minimum, so small images are never enlarged."""
 
+CHECKPOINT_MAX_PIXELS = 16384 * TOKEN_PIXELS
+"""12,845,056 pixels (16,384 tokens): a Qwen2.5-VL checkpoint's own upper bound (its
+``preprocessor_config.json``), which ``data.max_pixels: null`` keeps."""
+
 DEFAULT_MAX_PIXELS = 1280 * TOKEN_PIXELS
 """1,003,520 pixels (at most 1,280 tokens): transformers' Qwen2-VL image-processor default and the
 cap Qwen's model card suggests; an image then fits the paper's 2,048-token prompt with its text."""

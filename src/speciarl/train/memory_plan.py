@@ -26,6 +26,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from speciarl.policy.image_budget import CHECKPOINT_MAX_PIXELS
 from speciarl.train.config import ConfigError, LoraSettings, TrainConfig
 from speciarl.train.grpo import PRESETS
 
@@ -41,18 +42,9 @@ SETUPS = {
 DEFAULT_GPU_MEMORY_GIB = 80
 """The GPU a dry run plans for when given none and seeing none: an 80 GiB A100/H100."""
 
-PROCESSOR_MAX_PIXELS = 12_845_056
-"""A Qwen2.5-VL checkpoint's own image budget (``data.max_pixels: null`` keeps it)."""
-
 CHAT_TEMPLATE_TOKENS = 21
 """Tokens Qwen2.5-VL's chat template puts around one user turn with one image: the default system
 turn (11), the user turn's role, vision markers and end (7), the assistant header (3)."""
-
-SHIPPED_HUB_IDS = {
-    "Qwen/Qwen2.5-VL-3B-Instruct": "qwen2.5-vl-3b",
-    "Qwen/Qwen2.5-VL-7B-Instruct": "qwen2.5-vl-7b",
-}
-"""Hub ids whose shapes ship with speciarl, used when their config.json is not on this machine."""
 
 TRL_VLLM_SHARE = 0.3
 """TRL 1.16's ``vllm_gpu_memory_utilization`` default (``rollouts.vllm_gpu_memory_utilization:
@@ -80,10 +72,15 @@ class ModelSource:
 def model_source(model: str, architecture: str | None = None) -> ModelSource:
     """The config of ``model``: a shipped architecture when ``architecture`` names one, else the
     checkpoint's own config.json (a folder, or the local Hugging Face cache), else the shipped
-    shapes of a Hub id in :data:`SHIPPED_HUB_IDS`. Raises :class:`ConfigError` otherwise."""
+    shapes of a Hub id in :data:`speciarl.policy.architectures.SHIPPED_HUB_IDS`. Raises
+    :class:`ConfigError` otherwise."""
     from transformers import AutoConfig
 
-    from speciarl.policy.architectures import SHIPPED_ARCHITECTURES, shipped_config
+    from speciarl.policy.architectures import (
+        SHIPPED_ARCHITECTURES,
+        SHIPPED_HUB_IDS,
+        shipped_config,
+    )
 
     names = ", ".join(SHIPPED_ARCHITECTURES)
     if architecture is not None:
@@ -281,7 +278,7 @@ def sequence_budget(
     """Image tokens at ``data.max_pixels`` (the processor rounds each side to whole tokens and
     keeps the area within the budget), the prompt's text (``text_tokens`` if counted, else
     :func:`prompt_text_bound`) and ``optimizer.max_completion_length``."""
-    max_pixels = config.data.max_pixels or PROCESSOR_MAX_PIXELS
+    max_pixels = config.data.max_pixels or CHECKPOINT_MAX_PIXELS
     return SequenceBudget(
         image_tokens=max_pixels // shapes.token_pixels,
         text_tokens=prompt_text_bound(config) if text_tokens is None else text_tokens,

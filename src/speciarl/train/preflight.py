@@ -269,13 +269,12 @@ def _check_split(data: DataSettings, asked: _Asked, findings: Findings) -> None:
 def check_hierarchy(config: TrainConfig, findings: Findings) -> None:
     """``judge.hierarchy`` names a dataset or a readable hierarchy file (unset: the data's)."""
     from speciarl.data.errors import DatasetError
-    from speciarl.data.registry import named_hierarchy
     from speciarl.judges.hierarchy import HierarchyError
     from speciarl.train.setup import judge_hierarchy
 
     chosen = config.judge.hierarchy
     try:
-        hierarchy = named_hierarchy(chosen) if chosen is not None else judge_hierarchy(config)
+        hierarchy = judge_hierarchy(config)
     except (HierarchyError, DatasetError, KeyError, OSError) as error:
         if chosen is not None:
             findings.problems.append(f"judge.hierarchy: {error}")
