@@ -22,7 +22,10 @@ CONFIGS = ROOT / "configs"
 ACCELERATE = CONFIGS / "accelerate"
 MULTINODE_DOC = ROOT / "docs" / "multinode.md"
 
-CPU_RECIPES = {"synthetic_tiny"}
+CPU_RECIPES = {"synthetic_tiny", "own_data_smoke"}
+OWN_DATA_RECIPES = {"own_data", "own_data_smoke"}
+"""Recipes for a user's own data: the dataset and hierarchy are placeholders named on the command
+line (README, "Your own dataset in five commands")."""
 GPU_RECIPES = {
     "cub_speciarl",
     "cub_speciarl_n5",
@@ -44,6 +47,7 @@ GPU_RECIPES = {
     "cub_dapo",
     "cub_dr_grpo_binary",
     "cub_dapo_binary",
+    "own_data",
 }
 JUDGE_MODEL = "Qwen/Qwen3-30B-A3B-Instruct-2507"
 ACCELERATE_CONFIGS = {"single_gpu", "multi_gpu_ddp", "deepspeed_zero3", "fsdp", "multi_node_zero3"}
@@ -98,7 +102,7 @@ def test_recipe_states_only_what_differs_from_the_defaults(name):
     assert not same, f"{name} repeats defaults: {same}"
 
 
-@pytest.mark.parametrize("name", sorted(GPU_RECIPES | CPU_RECIPES))
+@pytest.mark.parametrize("name", sorted((GPU_RECIPES | CPU_RECIPES) - OWN_DATA_RECIPES))
 def test_recipe_data_and_hierarchy_exist(name):
     config = recipe(name)
     if config.data.parts:
@@ -110,6 +114,16 @@ def test_recipe_data_and_hierarchy_exist(name):
     if hierarchy is not None:
         assert hierarchy in REGISTRY
         get_dataset(hierarchy).hierarchy()  # shipped and readable
+
+
+@pytest.mark.parametrize("name", sorted(OWN_DATA_RECIPES))
+def test_own_data_recipes_name_the_guides_placeholders_and_the_whole_split(name):
+    config = recipe(name)
+    assert (config.data.dataset, config.judge.hierarchy) == ("mydata", "mydata-hierarchy.yaml")
+    guide = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"configs/{name}.yaml" in guide
+    if name == "own_data":
+        assert config.data.subset is None  # a user's train split, whatever its size
 
 
 @pytest.mark.parametrize("name", sorted(GPU_RECIPES))

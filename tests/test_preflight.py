@@ -346,11 +346,16 @@ def test_dry_run_reports_what_it_checked(tiny_model):
         )
         assert result.exit_code == 0, result.output
         assert server.requests == []  # GET /models only: nothing was judged
-    assert result.stdout.splitlines()[-4:] == [
+    assert result.stdout.splitlines()[-5:] == [
         f"checked model: checkpoint folder {tiny_model}",
         "checked data: synthetic train, 1920 images",
         "checked judge hierarchy: cub200, 273 nodes",
         f"checked judge: {JUDGE} answers at {server.base_url}",
+        # the recipe keeps its judge.hierarchy, cub200's, which has no synthetic label
+        "WARNING synthetic: 48 of 48 labels are missing from the judge's hierarchy 'cub200' "
+        "('plain red circle', 'striped red circle', 'dotted red circle', 'mimic red circle', "
+        "'false red circle' and 43 more); answers about them that are not the label itself go "
+        "to the LLM judge; see `speciarl data coverage --dataset synthetic --hierarchy cub200`",
     ]
 
 
@@ -367,7 +372,8 @@ def test_sft_dry_run_checks_model_and_data(tmp_path):
 @pytest.mark.parametrize("recipe_file", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_recipe_fails_its_dry_run_only_on_what_this_machine_lacks(recipe_file):
     """As shipped, a recipe lacks only its environment here: the data root, the judge server and
-    perhaps the model (no Hub, no tiny model built); its own settings all pass."""
+    perhaps the model (no Hub, no tiny model built); its own settings all pass. The own-data
+    recipes also lack the user's data and hierarchy, which they name as placeholders."""
     result = runner.invoke(app, ["train", "--config", str(recipe_file), "--dry-run"])
     if result.exit_code == 0:
         assert "completions per step" in result.stdout
@@ -379,6 +385,8 @@ def test_every_shipped_recipe_fails_its_dry_run_only_on_what_this_machine_lacks(
     else:
         problems[0] = problems[0].removeprefix("error: ")
     environment = ("model ", "data.root is not set", "judge.endpoint ", "judge.model ")
+    if recipe_file.stem.startswith("own_data"):
+        environment += ("data.dataset: unknown dataset 'mydata'", "judge.hierarchy: ")
     assert all(problem.startswith(environment) for problem in problems), problems
 
 

@@ -12,13 +12,27 @@ T = TypeVar("T")
 
 RootOption = Annotated[
     Path | None,
-    typer.Option(help="Dataset root: the dataset's folder, or a folder holding all datasets."),
+    typer.Option(
+        help="Dataset root of shipped datasets: the dataset's folder, or a folder holding all "
+        "datasets (your own data is read from its reference)."
+    ),
 ]
-SourceOption = Annotated[str, typer.Option(help="local (official layout under --root) or hub.")]
+SourceOption = Annotated[
+    str,
+    typer.Option(help="Shipped datasets: local (official layout under --root) or hub."),
+]
 PolicyPromptOption = Annotated[str, typer.Option(help="Policy prompt name.")]
 HubIdOption = Annotated[
     str | None,
-    typer.Option(help="Hub dataset id or local copy, instead of the default."),
+    typer.Option(help="A shipped dataset's Hub copy (id or local folder), instead of the default."),
+]
+JudgeHierarchyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hierarchy",
+        help="The taxonomy judge's label hierarchy for every dataset: a YAML/JSON file or a "
+        "shipped dataset's name; default: each shipped dataset's own (your own data has none).",
+    ),
 ]
 
 

@@ -41,22 +41,43 @@ def data_list() -> None:
 
 
 @data_app.command("coverage")
-def data_coverage() -> None:
-    """How many labels each shipped hierarchy covers, and with how many synonyms."""
-    from speciarl.data.coverage import hierarchy_coverage
-    from speciarl.data.registry import REGISTRY
+def data_coverage(
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="Report on this dataset's labels: a shipped name, a folder of class folders, "
+            "a CSV/JSONL/Parquet file or hub:ID."
+        ),
+    ] = None,
+    hierarchy: Annotated[
+        str | None,
+        typer.Option(
+            help="With --dataset: the hierarchy file (YAML or JSON), or a shipped dataset's "
+            "name for its hierarchy; by default the dataset's own shipped one."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """How many labels each shipped hierarchy covers; with --dataset, a report on one dataset's
+    labels: missing ones (with near-miss spellings), those without a close parent, synonyms."""
+    import json
 
-    typer.echo(f"{'dataset':<15} {'labels':>6} {'in tree':>7} {'full':>5} {'synonyms':>8}")
-    for spec in REGISTRY.values():
-        try:
-            found = hierarchy_coverage(spec)
-        except ValueError as error:
-            typer.echo(f"{spec.name:<15} {error}")
-            continue
-        typer.echo(
-            f"{found.dataset:<15} {found.labels:>6} {found.resolved:>7} {found.full:>5} "
-            f"{found.synonyms:>8}"
-        )
+    from speciarl.data.coverage_report import dataset_coverage, shipped_coverage, shipped_table
+
+    if dataset is None:
+        if hierarchy is not None:
+            fail("--hierarchy needs --dataset: the dataset whose labels to look up in it")
+        rows = shipped_coverage()
+        typer.echo(json.dumps(rows, indent=2) if as_json else shipped_table(rows), nl=as_json)
+        return
+    try:
+        report = dataset_coverage(dataset, hierarchy)
+    except (ValueError, OSError) as error:
+        fail(str(error))
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(report.to_text(), nl=False)
 
 
 @data_app.command("fetch")
@@ -78,9 +99,26 @@ def data_fetch(
     typer.echo(f"{name}: files in {root}\nexpected layout:\n{spec.layout}")
 
 
+DatasetArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATASET",
+        help="A shipped dataset, a path (ImageFolder folder, CSV/JSONL/Parquet file, built "
+        "folder) or hub:ID, with ?key=value&... options.",
+    ),
+]
+
+
 @data_app.command("build")
 def data_build(
-    name: Annotated[str, typer.Argument(help="Dataset name, or 'mixed' with --part.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATASET",
+            help="A shipped dataset, a path (ImageFolder folder, CSV/JSONL/Parquet file, built "
+            "folder) or hub:ID, with ?key=value&... options; or 'mixed' with --part.",
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Output folder (data.parquet + manifest.json).")],
     split: Annotated[str, typer.Option(help="Split to build.")] = "test",
     subset: Annotated[int | None, typer.Option(help="Keep a seeded subset of N samples.")] = None,
@@ -88,7 +126,7 @@ def data_build(
     seed: Annotated[int, typer.Option(help="Seed of the subset.")] = 0,
     part: Annotated[
         list[str] | None,
-        typer.Option(help="For 'mixed': NAME:SPLIT:COUNT, repeatable."),
+        typer.Option(help="For 'mixed': DATASET:SPLIT:COUNT, repeatable."),
     ] = None,
     prompt: PolicyPromptOption = "general",
     layout: Annotated[str, typer.Option(help="trl (default) or verl (its RL dataset).")] = "trl",
@@ -96,9 +134,21 @@ def data_build(
     source: SourceOption = "local",
     hub_id: HubIdOption = None,
 ) -> None:
-    """Write a split (or a mixed set) as Parquet in TRL's conversational format, or verl's."""
+    """Write a split (or a mixed set) as Parquet in TRL's conversational format, or verl's.
+
+    DATASET is a dataset reference: a shipped name (speciarl data list); a path to a folder of
+    ROOT/<split>/<class>/<image> or ROOT/<class>/<image> (split by seed into train, test and
+    all), a CSV/JSONL/JSON manifest (an image path column, a label column, optionally a split
+    column; paths relative to the file), a .parquet file, a folder this command built or a
+    save_to_disk folder; or hub:ID, any Hugging Face dataset by id or local folder.
+
+    Options follow '?', joined by '&': image=COL, label=COL, split=COL, name=NAME (the dataset
+    name in sample ids), test_fraction=0.2 and seed=0 (the seeded split); e.g.
+    'hub:someone/birds?label=fine_label' or './mydata?test_fraction=0.3' (quoted for the shell).
+    """
     from speciarl.data.build import build_split
     from speciarl.data.prepare import PartRequest, select_mixture, select_samples
+    from speciarl.data.registry import get_dataset
     from speciarl.prompts import load_prompt
 
     try:
@@ -108,8 +158,11 @@ def data_build(
             samples = select_mixture(parts, root=root, source=source, seed=seed)
             metadata = {"dataset": "mixed", "parts": part, "seed": seed}
         else:
+            spec = get_dataset(name)
+            if spec.reference is not None:  # what was found, skipped files included
+                typer.echo(f"{name}: {spec.layout}", err=True)
             samples = select_samples(
-                name,
+                spec,
                 split,
                 root=root,
                 source=source,
@@ -119,7 +172,8 @@ def data_build(
                 seed=seed,
             )
             metadata = {
-                "dataset": name,
+                "dataset": spec.name,
+                "reference": name,
                 "split": split,
                 "source": source,
                 "subset": subset,
@@ -150,7 +204,7 @@ def data_build(
 
 @data_app.command("show")
 def data_show(
-    name: str,
+    name: DatasetArgument,
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
     split: Annotated[str, typer.Option(help="Split to draw from.")] = "test",
     count: Annotated[int, typer.Option(help="How many samples to draw.")] = 24,
@@ -159,7 +213,7 @@ def data_show(
     source: SourceOption = "local",
     hub_id: HubIdOption = None,
 ) -> None:
-    """Write a PNG grid of sample images with their labels."""
+    """Write a PNG grid of sample images with their labels (DATASET as for data build)."""
     from speciarl.data.grid import write_grid
     from speciarl.data.prepare import select_samples
 

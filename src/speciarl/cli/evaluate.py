@@ -9,6 +9,7 @@ import typer
 
 from speciarl.cli.app import app
 from speciarl.cli.common import (
+    JudgeHierarchyOption,
     PolicyPromptOption,
     RootOption,
     SourceOption,
@@ -20,7 +21,14 @@ from speciarl.policy.image_budget import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 
 OutOption = Annotated[Path, typer.Option("--out", help="Evaluation folder.")]
 PolicyOption = Annotated[str, typer.Option(help="Checkpoint folder or Hub id of the policy.")]
-DatasetsOption = Annotated[str, typer.Option(help="Comma-separated dataset names.")]
+DatasetsOption = Annotated[
+    str,
+    typer.Option(
+        help="Comma-separated datasets: shipped names, paths (ImageFolder folder, CSV/JSONL/"
+        "Parquet file, built folder) or hub:ID, as for `speciarl data build`; a reference with "
+        "a comma in it is not supported here."
+    ),
+]
 AdapterOption = Annotated[str | None, typer.Option(help="LoRA adapter folder.")]
 ImageSubsetOption = Annotated[int | None, typer.Option(help="A seeded subset of N images.")]
 BackendOption = Annotated[str, typer.Option(help="transformers or vllm.")]
@@ -126,6 +134,7 @@ def verify_command(
     judge_prompt: JudgePromptOption = None,
     cache: SqliteCacheOption = None,
     redis: RedisCacheOption = None,
+    hierarchy: JudgeHierarchyOption = None,
     repair: RepairOption = False,
 ) -> None:
     """Judge the stored predictions with the cascade; undecided ones are retried next time.
@@ -142,6 +151,7 @@ def verify_command(
             judge_prompt=judge_prompt,
             cache=cache,
             redis=redis,
+            hierarchy=hierarchy,
         )
     )
     or_fail(lambda: run_verification(out, judging, repair=repair, echo=stderr))
@@ -209,6 +219,7 @@ def eval_command(
     judge_prompt: JudgePromptOption = None,
     cache: SqliteCacheOption = None,
     redis: RedisCacheOption = None,
+    hierarchy: JudgeHierarchyOption = None,
     name: ModelNameOption = None,
     embedding_model: EmbeddingOption = None,
     inclusion_endpoint: InclusionEndpointOption = None,
@@ -218,7 +229,8 @@ def eval_command(
     """predict + verify + report over several datasets in one command (restartable).
 
     Every option is checked before the first prediction: datasets and their files, backend,
-    model, judge endpoint and model, text-metric options.
+    model, judge hierarchy, endpoint and model, text-metric options. Labels missing from the
+    judge's hierarchy are warned of then, not after predicting.
     """
     from speciarl.evaluate.pipeline import (
         EvalPlan,
@@ -258,11 +270,14 @@ def eval_command(
             judge_prompt=judge_prompt,
             cache=cache,
             redis=redis,
+            hierarchy=hierarchy,
         )
     )
     samples = or_fail(plan.check)
     or_fail(judging.check)
     or_fail(lambda: check_text_metrics(embedding_model, inclusion_endpoint, inclusion_model))
+    for dataset, chosen in samples.items():  # before hours of predicting, not after
+        judging.warn(dataset, (sample.label for sample in chosen), stderr)
 
     or_fail(lambda: run_predictions(plan, out, samples=samples, repair=repair, echo=stderr))
     or_fail(lambda: run_verification(out, judging, repair=repair, echo=stderr))

@@ -26,6 +26,7 @@ class LabelCoverage:
     """Where each distinct label of a dataset sits in a hierarchy (labels in first-seen order)."""
 
     hierarchy: str
+    """The hierarchy's own name; empty when its file names none."""
     labels: tuple[str, ...]
     missing: tuple[str, ...]
     """Labels no node is called (or has as a synonym)."""
@@ -60,7 +61,7 @@ def label_coverage(labels: Iterable[str], hierarchy: Hierarchy) -> LabelCoverage
         if others:
             synonyms[label] = tuple(dict.fromkeys(others))
     return LabelCoverage(
-        hierarchy=hierarchy.name or "hierarchy",
+        hierarchy=hierarchy.name or "",
         labels=distinct,
         missing=tuple(missing),
         with_close_parent=tuple(close),
@@ -69,19 +70,27 @@ def label_coverage(labels: Iterable[str], hierarchy: Hierarchy) -> LabelCoverage
     )
 
 
-def missing_labels_warning(coverage: LabelCoverage, dataset: str, *, llm: bool) -> str | None:
-    """One line for start-up when labels are missing from the judge's hierarchy, else None."""
+def missing_labels_warning(
+    coverage: LabelCoverage, dataset: str, *, llm: bool, hierarchy_option: str
+) -> str | None:
+    """One line for start-up when labels are missing from the judge's hierarchy, else None.
+
+    ``dataset`` and ``hierarchy_option`` are as the user gave them (a reference, a file or a
+    shipped name), so that the coverage command the line ends with runs as printed.
+    """
     if not coverage.missing:
         return None
     shown = ", ".join(repr(label) for label in coverage.missing[:_SHOWN_IN_WARNING])
     more = len(coverage.missing) - _SHOWN_IN_WARNING
     if more > 0:
         shown += f" and {more} more"
+    named = f" {coverage.hierarchy!r}" if coverage.hierarchy else ""
     fate = "go to the LLM judge" if llm else "stay undecided (no LLM judge is set)"
     return (
         f"{dataset}: {len(coverage.missing)} of {len(coverage.labels)} labels are missing from "
-        f"the judge's hierarchy {coverage.hierarchy} ({shown}); answers about them that are not "
-        f"the label itself {fate}. See: speciarl data coverage --dataset {dataset} --hierarchy FILE"
+        f"the judge's hierarchy{named} ({shown}); answers about them that are not the label "
+        f"itself {fate}; see `speciarl data coverage --dataset {dataset} --hierarchy "
+        f"{hierarchy_option}`"
     )
 
 

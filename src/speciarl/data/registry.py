@@ -1,7 +1,9 @@
-"""The benchmarks speciarl knows, and one entry point to load any of them.
+"""The benchmarks speciarl knows, and one entry point to load any dataset: :func:`get_dataset`.
 
-Each dataset has a local loader for its official archive layout, optionally a public Hub copy,
-its label-cleaning rule and its label hierarchy file.
+Each shipped dataset has a local loader for its official archive layout, optionally a public
+Hub copy, its label-cleaning rule and its label hierarchy file. Anything else a user names (a
+folder, a CSV/JSONL/Parquet file, ``hub:ID``; the grammar is in :mod:`speciarl.data.own`) gets a
+spec built on the fly, so every command takes either.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class DatasetSpec:
     hierarchy_from_root: Callable[[Path], dict[str, object]] | None = None
     listed_class_ids: Callable[[], list[str]] | None = None
     """Where the class ids come from when not from ``data/classnames/<name>.txt``."""
+    reference: str | None = None
+    """The user's dataset reference as written; ``None`` for a shipped dataset."""
 
     def class_ids(self) -> list[str]:
         """The raw class ids of the dataset, in official order."""
@@ -64,6 +68,12 @@ class DatasetSpec:
         With ``root``, a dataset that carries its own hierarchy (FGVC-Aircraft's family and
         manufacturer files) builds it from there instead.
         """
+        if self.reference is not None and self.name not in REGISTRY:
+            raise DatasetError(
+                f"{self.name}: no label hierarchy ships with your own data; give one "
+                "(judge.hierarchy in a recipe, --hierarchy for verify/eval; `speciarl hierarchy "
+                "draft` writes a start)"
+            )
         if root is not None and self.hierarchy_from_root is not None:
             return Hierarchy.from_dict(self.hierarchy_from_root(Path(root)), source=str(root))
         resource = files("speciarl") / "data" / "hierarchies" / f"{self.name}.yaml"
@@ -85,6 +95,8 @@ class DatasetSpec:
             raise DatasetError(
                 f"{self.name}: unknown split {split!r}; choose one of {', '.join(self.splits)}"
             )
+        if self.reference is not None:
+            self._refuse_shipped_options(root=root, source=source, hub_id=hub_id)
         if source == "local":
             if self.needs_root and root is None:
                 raise DatasetError(f"{self.name}: give the dataset root (--root DIR)")
@@ -105,6 +117,33 @@ class DatasetSpec:
         if not samples:
             raise DatasetError(f"{self.name}: split {split!r} is empty")
         return samples
+
+    def _refuse_shipped_options(
+        self, *, root: Path | None, source: str, hub_id: str | None
+    ) -> None:
+        """A user reference reads its own files: a root, the Hub source or a Hub copy would be
+        ignored, and ignoring what the user asked for hides a mistake."""
+        given = [
+            option
+            for option, is_given in (
+                (f"root {root}", root is not None),
+                (f"source {source!r}", source != "local"),
+                (f"hub_id {hub_id}", hub_id is not None),
+            )
+            if is_given
+        ]
+        if given:
+            raise DatasetError(
+                f"{self.title}: {', '.join(given)} (--root, --source, --hub-id) apply to shipped "
+                "datasets only; your own data is read from its reference"
+            )
+
+    def load_shared(self, split: str, *, root: Path | None, source: str) -> list[Sample]:
+        """``split`` with a root and source given for several datasets at once (a mixed set,
+        ``--datasets a,b``): they apply to the shipped ones, a user reference reads its own."""
+        if self.reference is not None:
+            return self.load(split)
+        return self.load(split, root=root, source=source)
 
 
 def _local(
@@ -224,10 +263,29 @@ def dataset_names() -> list[str]:
     return list(REGISTRY)
 
 
-def get_dataset(name: str) -> DatasetSpec:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise DatasetError(
-            f"unknown dataset {name!r}; choose one of {', '.join(REGISTRY)}"
-        ) from None
+def get_dataset(reference: str) -> DatasetSpec:
+    """The dataset a reference names: a shipped dataset by its name, else the user's own data
+    (a path or ``hub:ID``, with ``?options``; see :mod:`speciarl.data.own`), read now.
+
+    Each call reads a user reference afresh (its files may have changed since): it lists the
+    files or table rows, not the images, so it costs about what a shipped loader's annotation
+    files do.
+    """
+    if reference in REGISTRY:
+        return REGISTRY[reference]
+    from speciarl.data.own import resolve_reference
+
+    own = resolve_reference(reference, tuple(REGISTRY))
+    shipped = REGISTRY.get(own.shipped) if own.shipped is not None else None
+    return DatasetSpec(
+        name=own.name,
+        title=own.reference,
+        splits=own.splits,
+        load_local=lambda _root, split: own.load(split),
+        clean_label=shipped.clean_label if shipped is not None else own.clean_label,
+        layout=own.layout,
+        group=shipped.group if shipped is not None else None,
+        needs_root=False,
+        listed_class_ids=own.class_ids,
+        reference=own.reference,
+    )

@@ -1,27 +1,36 @@
 """The judge set-up of ``verify`` and ``eval``: lexical and taxonomy judges, optionally an LLM.
 
-A *set-up* is what the user chooses (the LLM model and prompt, or none); its id names it in the
-manifest and for ``report --judge``. Each dataset gets its own cascade (its own hierarchy), whose
-`judge_id` names that dataset's verdict store. The cache is not part of either: it only returns
-verdicts the same judge gave before.
+A *set-up* is what the user chooses (the LLM model and prompt, or none; the hierarchy, when
+``--hierarchy`` names one); its id names it in the manifest and for ``report --judge``. Each
+dataset gets its own cascade, whose `judge_id` names that dataset's verdict store. Its hierarchy
+is the ``--hierarchy`` one, else the shipped dataset's; a user's own dataset ships none, so
+without ``--hierarchy`` only exact names (the lexical judge) and the LLM decide. The cache is not
+part of either: it only returns verdicts the same judge gave before.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from speciarl.echo import Echo
 from speciarl.judges.base import Judge
 from speciarl.judges.cache import VerdictCache
+from speciarl.judges.hierarchy import Hierarchy
 
 NO_LLM = "hierarchy"
-"""The set-up id of the lexical and taxonomy judges alone."""
+"""The set-up id of the lexical and taxonomy judges alone (each dataset's own hierarchy)."""
+GIVEN_HIERARCHY = "taxonomy-"
+"""The set-up id of the lexical and taxonomy judges with the ``--hierarchy`` one, before 8 hex
+digits of its digest (not ``hierarchy-``: ``report --judge hierarchy`` must stay unambiguous)."""
 
 
 class Judging:
-    """Judge options, checked up front: the LLM's options pair up, its prompt exists, its
-    endpoint answers and serves the model, the cache opens. Errors name the option."""
+    """Judge options, checked up front: the hierarchy loads, the LLM's options pair up, its
+    prompt exists, its endpoint answers and serves the model, the cache opens. Errors name the
+    option."""
 
     def __init__(
         self,
@@ -31,7 +40,9 @@ class Judging:
         judge_prompt: str | None = None,
         cache: Path | None = None,
         redis: str | None = None,
+        hierarchy: str | None = None,
     ) -> None:
+        from speciarl.data.registry import named_hierarchy
         from speciarl.judges.judge_prompts import DEFAULT_JUDGE_PROMPT, JudgePromptError
         from speciarl.judges.llm import LLMJudge, LLMJudgeSettings
 
@@ -48,6 +59,15 @@ class Judging:
                 "--cache and --redis: give one verdict cache (a file or a URL), not both"
             )
         self.cache_path, self.redis = cache, redis
+        self.hierarchy = hierarchy
+        self._given: Hierarchy | None = None
+        if hierarchy is not None:
+            try:
+                self._given = named_hierarchy(hierarchy)
+            except (ValueError, OSError) as error:  # DatasetError, HierarchyError, unreadable
+                raise ValueError(f"--hierarchy: {error}") from None
+        self._shipped: dict[str, Hierarchy] = {}
+        self._warned: set[str] = set()
         self.llm: LLMJudgeSettings | None = None
         self._llm_judge: LLMJudge | None = None
         if endpoint is not None and judge_model is not None:
@@ -68,10 +88,14 @@ class Judging:
 
     @property
     def setup_id(self) -> str:
-        """``hierarchy``, or ``llm-`` and 8 hex digits of the LLM judge's identity."""
+        """``hierarchy``, or ``llm-`` and 8 hex digits of the LLM judge's identity; with
+        ``--hierarchy``, ``taxonomy-`` and 8 hex digits of its digest, or ``llm-`` and 8 of the
+        LLM judge's identity and that digest, so that each hierarchy keeps its own set-up."""
+        given = self._given.digest if self._given is not None else None
         if self._llm_judge is None:
-            return NO_LLM
-        return "llm-" + hashlib.sha256(self._llm_judge.identity.encode()).hexdigest()[:8]
+            return NO_LLM if given is None else GIVEN_HIERARCHY + given[:8]
+        chosen = self._llm_judge.identity + (f"\nhierarchy:{given}" if given else "")
+        return "llm-" + hashlib.sha256(chosen.encode()).hexdigest()[:8]
 
     def llm_description(self) -> dict[str, Any] | None:
         if self._llm_judge is None:
@@ -96,17 +120,71 @@ class Judging:
             )
         self._open_cache()
 
+    def hierarchy_for(self, dataset: str) -> Hierarchy | None:
+        """The ``--hierarchy`` one, else the shipped dataset's; ``None`` for a user's dataset
+        (a name not in the registry) without ``--hierarchy``."""
+        from speciarl.data.registry import REGISTRY
+
+        if self._given is not None:
+            return self._given
+        if dataset not in REGISTRY:
+            return None
+        if dataset not in self._shipped:
+            self._shipped[dataset] = REGISTRY[dataset].hierarchy()
+        return self._shipped[dataset]
+
+    def hierarchy_source(self, dataset: str) -> str | None:
+        """Where ``dataset``'s hierarchy comes from, for the manifest: the ``--hierarchy`` file
+        (its absolute path) or dataset name, the shipped dataset's name, or ``None``."""
+        from speciarl.data.registry import REGISTRY
+
+        if self.hierarchy is not None:
+            given = self.hierarchy
+            return given if given in REGISTRY else str(Path(given).resolve())
+        return dataset if self.hierarchy_for(dataset) is not None else None
+
     def judge_for(self, dataset: str) -> Judge:
-        """The cascade for one dataset: its hierarchy, the LLM if any, behind the cache if any."""
-        from speciarl.data.registry import get_dataset
+        """The cascade for one dataset: its hierarchy (if any), the LLM (if any), behind the
+        cache (if any, and if either is there: the lexical judge alone is never cached)."""
         from speciarl.judges.factory import build_judge
 
-        return build_judge(
-            "cascade",
-            hierarchy=get_dataset(dataset).hierarchy(),
-            llm=self.llm,
-            cache=self._open_cache(),
-        )
+        hierarchy = self.hierarchy_for(dataset)
+        cache = self._open_cache() if hierarchy is not None or self.llm is not None else None
+        return build_judge("cascade", hierarchy=hierarchy, llm=self.llm, cache=cache)
+
+    def warnings_for(self, dataset: str, labels: Iterable[str]) -> list[str]:
+        """What a user should know before ``dataset`` is judged: its labels missing from the
+        judge's hierarchy, or that it has no hierarchy at all (and the cache is then unused)."""
+        from speciarl.data.coverage import label_coverage, missing_labels_warning
+
+        llm = self.llm is not None
+        hierarchy = self.hierarchy_for(dataset)
+        if hierarchy is not None:
+            coverage = label_coverage(labels, hierarchy)
+            warning = missing_labels_warning(
+                coverage, dataset, llm=llm, hierarchy_option=self.hierarchy or dataset
+            )
+            return [warning] if warning is not None else []
+        deciders = "exact names (the lexical judge) and the LLM judge decide"
+        if not llm:
+            deciders = "exact names (the lexical judge) decide, as no LLM judge is set"
+            if self.cache_path is not None or self.redis is not None:
+                option = "--redis" if self.redis is not None else "--cache"
+                deciders += f" ({option} goes unused: the lexical judge alone is never cached)"
+        return [
+            f"{dataset}: all {len(set(labels))} labels lack a hierarchy ({dataset} is not a "
+            f"shipped dataset and no --hierarchy is given), so only {deciders}; give one with "
+            "--hierarchy FILE (`speciarl hierarchy draft --labels FILE` writes a start)"
+        ]
+
+    def warn(self, dataset: str, labels: Iterable[str], echo: Echo) -> None:
+        """Echo `warnings_for` ``dataset``, once per dataset (``eval`` warns from the checked
+        samples before predicting; its verification then stays quiet)."""
+        if dataset in self._warned:
+            return
+        self._warned.add(dataset)
+        for warning in self.warnings_for(dataset, labels):
+            echo(f"warning: {warning}")
 
     def _open_cache(self) -> VerdictCache | None:
         if self._cache_opened:

@@ -95,7 +95,8 @@ def run_verification(
     out: Path, judging: Judging | None = None, *, repair: bool = False, echo: Echo = print
 ) -> None:
     """Judge every dataset's predictions with ``judging`` (by default the lexical and taxonomy
-    judges), each judge into its own store, and record the set-up in the manifest."""
+    judges), each judge into its own store, and record the set-up in the manifest. First, for
+    each dataset, warn of its labels that the judge's hierarchy lacks (`Judging.warn`)."""
     from speciarl.judges.describe import describe_judge, judge_id, judge_summary
 
     if not out.is_dir():
@@ -106,6 +107,9 @@ def run_verification(
         datasets = evaluated_datasets(out)
         if not datasets:
             raise ValueError(f"{out}: no predictions to verify")
+        for name in datasets:  # labels missing from the judge's hierarchy, or no hierarchy
+            stored = prediction_store(out, name).load(repair=repair)
+            judging.warn(name, (record["label"] for record in stored.values()), echo)
         judges = {name: judging.judge_for(name) for name in datasets}
         record_judge_setup(
             out,
@@ -117,6 +121,7 @@ def run_verification(
                     "summary": judge_summary(judge),
                     "description": describe_judge(judge),
                     "identity": judge.identity,
+                    "hierarchy": judging.hierarchy_source(name),
                 }
                 for name, judge in judges.items()
             },

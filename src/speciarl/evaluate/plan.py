@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from speciarl.data.errors import DatasetError
 from speciarl.data.sample import ImageReadError, Sample
@@ -16,6 +16,9 @@ from speciarl.evaluate.predict import GenerationSettings
 from speciarl.evaluate.preflight import check_backend
 from speciarl.policy.checkpoint import check_checkpoint
 from speciarl.policy.image_budget import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, ImageBudget
+
+if TYPE_CHECKING:
+    from speciarl.data.registry import DatasetSpec
 
 _GENERATION_FIELDS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "batch_size", "prompt"}
 
@@ -72,20 +75,27 @@ class EvalPlan:
         return plan
 
     def _check_names(self) -> None:
-        from speciarl.data.registry import SOURCES, get_dataset
+        """Every dataset reference resolves, has the split, and gets a name of its own (the
+        name of its output folder)."""
+        from speciarl.data.registry import SOURCES
 
         if self.source not in SOURCES:
             raise ValueError(f"--source {self.source!r}: choose one of {', '.join(SOURCES)}")
-        for name in self.datasets:
-            try:
-                spec = get_dataset(name)
-            except DatasetError as error:
-                raise ValueError(f"--datasets: {error}") from None
+        named: dict[str, str] = {}
+        for reference in self.datasets:
+            spec = _resolve(reference)
             if self.split not in spec.splits:
                 raise ValueError(
-                    f"--split {self.split}: {name} has no such split "
+                    f"--split {self.split}: {reference} has no such split "
                     f"(it has {', '.join(spec.splits)})"
                 )
+            if spec.name in named:
+                raise ValueError(
+                    f"--datasets: {named[spec.name]} and {reference} both resolve to the dataset "
+                    f"name {spec.name!r} (the name of its output folder); rename one with "
+                    "?name=NAME"
+                )
+            named[spec.name] = reference
         if self.subset is not None and self.subset < 1:
             raise ValueError(f"--subset {self.subset}: give a positive number of images")
 
@@ -109,24 +119,35 @@ class EvalPlan:
 
         Loaders read the annotation files, and one image per dataset is read to see that the
         images are there too, so this is cheap; the samples returned are what the run predicts.
+        They are keyed by each dataset's resolved name (``speciarl.data.registry.DatasetSpec.name``,
+        the output folder's name), which for a reference such as ``./photos?name=birds`` is not
+        the text given.
         """
         check_backend(self.backend)
         check_checkpoint(self.model, "--model", "config.json")
         if self.adapter is not None:
             check_checkpoint(self.adapter, "--adapter", "adapter_config.json")
-        return {name: self._samples(name) for name in self.datasets}
+        return dict(self._samples(reference) for reference in self.datasets)
 
-    def _samples(self, name: str) -> list[Sample]:
-        """As `speciarl.data.prepare.select_samples`, with errors that name the option."""
-        from speciarl.data.registry import get_dataset
+    def _samples(self, reference: str) -> tuple[str, list[Sample]]:
+        """The dataset's name and samples, as `speciarl.data.prepare.select_samples` gives them,
+        with errors that name the option. ``--root`` and ``--source`` apply to shipped datasets;
+        the user's own data is read from its reference."""
         from speciarl.data.subsets import take_subset
 
+        spec = _resolve(reference)
+        name = reference
         root = Path(self.root) if self.root else None
-        if self.source == "local" and root is None and get_dataset(name).needs_root:
-            raise ValueError(f"--root: {name} is read from its dataset folder; give --root DIR")
-        where = f"--root {root}" if self.source == "local" else "--source hub"
+        if spec.reference is not None:
+            where = f"--datasets {reference}"
+        elif self.source == "local":
+            if root is None and spec.needs_root:
+                raise ValueError(f"--root: {name} is read from its dataset folder; give --root DIR")
+            where = f"--root {root}"
+        else:
+            where = "--source hub"
         try:
-            samples = get_dataset(name).load(self.split, root=root, source=self.source)
+            samples = spec.load_shared(self.split, root=root, source=self.source)
         except DatasetError as error:
             raise ValueError(f"{where}: {error}") from None
         if self.subset is not None and self.subset > len(samples):
@@ -139,4 +160,14 @@ class EvalPlan:
             samples[0].image_bytes()
         except ImageReadError as error:
             raise ValueError(f"{where}: {error}") from None
-        return samples
+        return spec.name, samples
+
+
+def _resolve(reference: str) -> DatasetSpec:
+    """A ``--datasets`` entry's spec; a reference that does not resolve names the option."""
+    from speciarl.data.registry import get_dataset
+
+    try:
+        return get_dataset(reference)
+    except DatasetError as error:
+        raise ValueError(f"--datasets: {error}") from None

@@ -150,19 +150,15 @@ class JudgeEnvironment(NamedTuple):
 
 
 def _load_hierarchy(spec: str) -> Any:
-    """A dataset's shipped hierarchy by name, or a hierarchy file by path."""
-    from speciarl.data.registry import REGISTRY
-    from speciarl.judges.hierarchy import Hierarchy
+    """A dataset's shipped hierarchy by name, or a hierarchy file by path (``~`` expanded), as
+    a recipe's ``judge.hierarchy`` names one (`speciarl.data.registry.named_hierarchy`)."""
+    from speciarl.data.errors import DatasetError
+    from speciarl.data.registry import named_hierarchy
 
-    if spec in REGISTRY:
-        return REGISTRY[spec].hierarchy()
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return Hierarchy.load(path)
-    raise ValueError(
-        f"{ENV_HIERARCHY}={spec!r} is neither a dataset ({', '.join(REGISTRY)}) "
-        "nor an existing hierarchy file"
-    )
+    try:
+        return named_hierarchy(os.path.expanduser(spec))
+    except DatasetError as error:
+        raise ValueError(f"{ENV_HIERARCHY}={error}") from None
 
 
 _lock = threading.Lock()

@@ -41,16 +41,20 @@ class PreflightError(ConfigError):
 
 @dataclass
 class Findings:
-    """What the checks found: problems stop the run; the rest says what was verified, and what
-    could not be from here (a Hub model with no network, a Hub dataset)."""
+    """What the checks found: problems stop the run; the rest says what was verified, what
+    could not be from here (a Hub model with no network, a Hub dataset), and what runs but
+    deserves a look first (``warnings``: training labels the judge's hierarchy lacks)."""
 
     problems: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def report(self) -> list[str]:
-        return [f"checked {line}" for line in self.checked] + [
-            f"NOT VERIFIED {line}" for line in self.unverified
+        return [
+            *(f"checked {line}" for line in self.checked),
+            *(f"NOT VERIFIED {line}" for line in self.unverified),
+            *(f"WARNING {line}" for line in self.warnings),
         ]
 
 
@@ -113,6 +117,8 @@ def require(config: TrainConfig, *, judged: bool = True) -> None:
         log.info("start-up check: %s", line)
     for line in findings.unverified:
         log.warning("start-up check could not verify %s", line)
+    for line in findings.warnings:
+        log.warning("start-up check: %s", line)
     problems = [problem for payload in gather_payloads(findings.problems) for problem in payload]
     if problems:
         raise PreflightError(problems)
@@ -215,23 +221,51 @@ class _Asked:
 
 
 def _check_split(data: DataSettings, asked: _Asked, findings: Findings) -> None:
-    """One split; its root and source are ``data.root`` and ``data.source``."""
+    """One split; a shipped dataset's root and source are ``data.root`` and ``data.source``, a
+    dataset reference of the user's own (a path, ``hub:ID``) is read from itself: its files are
+    listed and its first image read here, as a shipped dataset's are."""
     from speciarl.data.errors import DatasetError
-    from speciarl.data.registry import REGISTRY
+    from speciarl.data.registry import get_dataset
     from speciarl.data.sample import ImageReadError
 
     name, split = asked.name, asked.split
-    spec = REGISTRY.get(name)
-    if spec is None:
-        known = ", ".join(REGISTRY)
-        findings.problems.append(
-            f"{asked.dataset_key}: unknown dataset {name!r}; choose one of {known}"
-        )
+    try:
+        spec = get_dataset(name)
+    except DatasetError as error:
+        findings.problems.append(f"{asked.dataset_key}: {error}")
         return
     if split not in spec.splits:
         findings.problems.append(
             f"{asked.split_key}: {name} has no split {split!r}; choose one of "
             f"{', '.join(spec.splits)}"
+        )
+        return
+    if spec.reference is not None:
+        alone = asked.dataset_key == "data.dataset"  # in data.parts they are for shipped parts
+        for key, value, given in (
+            ("data.root", data.root, data.root is not None),
+            ("data.source", data.source, data.source != "local"),
+        ):
+            if alone and given:
+                findings.problems.append(
+                    f"{key} {value}: applies to shipped datasets only; {name} (data.dataset) "
+                    "is read from its own files"
+                )
+                return
+        try:
+            samples = spec.load(split)
+            samples[0].image_bytes()
+        except (DatasetError, ImageReadError) as error:
+            findings.problems.append(f"{asked.dataset_key}: {error}")
+            return
+        if asked.count is not None and asked.count > len(samples):
+            findings.problems.append(
+                f"{asked.count_key}: {asked.count} images asked for, but {name} {split} has "
+                f"{len(samples)}"
+            )
+            return
+        findings.checked.append(
+            f"data: {name} {split}, {len(samples)} images, as dataset {spec.name} ({spec.layout})"
         )
         return
     if data.source == "hub":
@@ -267,19 +301,76 @@ def _check_split(data: DataSettings, asked: _Asked, findings: Findings) -> None:
 
 
 def check_hierarchy(config: TrainConfig, findings: Findings) -> None:
-    """``judge.hierarchy`` names a dataset or a readable hierarchy file (unset: the data's)."""
+    """``judge.hierarchy`` names a dataset or a readable hierarchy file (unset: the shipped
+    data's), and covers the training labels (a warning names those it lacks). Without one (a
+    user's dataset) the LLM judge decides every answer that is not the label itself; without
+    either the reward would see exact names only, which stops the run."""
+    from speciarl.data.coverage import label_coverage, missing_labels_warning
     from speciarl.data.errors import DatasetError
     from speciarl.judges.hierarchy import HierarchyError
     from speciarl.train.setup import judge_hierarchy
 
     chosen = config.judge.hierarchy
+    llm = config.judge.endpoint is not None and config.judge.model is not None
     try:
         hierarchy = judge_hierarchy(config)
+    except ConfigError as error:  # a mixed set with a part of the user's own
+        findings.problems.append(str(error))
+        return
     except (HierarchyError, DatasetError, KeyError, OSError) as error:
         if chosen is not None:
             findings.problems.append(f"judge.hierarchy: {error}")
         return  # unset: the data names an unknown dataset, which check_data reports
-    findings.checked.append(f"judge hierarchy: {hierarchy.name}, {len(hierarchy.nodes)} nodes")
+    if hierarchy is None:
+        dataset = config.data.dataset
+        if not llm:
+            findings.problems.append(
+                f"judge.hierarchy: not set, and {dataset} ships no label hierarchy and no LLM "
+                "judge is set (judge.endpoint, judge.model): the reward would only see exact "
+                "label matches; give judge.hierarchy (a hierarchy file; `speciarl hierarchy "
+                "draft` writes one) or an LLM judge"
+            )
+        else:
+            findings.warnings.append(
+                f"judge.hierarchy: not set, and {dataset} ships no label hierarchy: every "
+                "answer that is not the label itself goes to the LLM judge; a hierarchy file "
+                "(judge.hierarchy; `speciarl hierarchy draft` writes one) would decide many "
+                "of them without it"
+            )
+        return
+    name = hierarchy.name or chosen
+    findings.checked.append(f"judge hierarchy: {name}, {len(hierarchy.nodes)} nodes")
+    for dataset, labels in _training_labels(config).items():
+        coverage = label_coverage(labels, hierarchy)
+        warning = missing_labels_warning(
+            coverage, dataset, llm=llm, hierarchy_option=chosen or dataset
+        )
+        if warning is not None:
+            findings.warnings.append(warning)
+
+
+def _training_labels(config: TrainConfig) -> dict[str, list[str]]:
+    """The cleaned class labels of the training dataset (each of a mixed set's), by the name
+    the recipe gives it; a dataset whose class list cannot be read is left out (check_data
+    names what is wrong with it)."""
+    from speciarl.data.errors import DatasetError
+    from speciarl.data.prepare import PartRequest
+    from speciarl.data.registry import get_dataset
+
+    names = [config.data.dataset]
+    if config.data.parts:
+        try:
+            names = [PartRequest.parse(text).dataset for text in config.data.parts]
+        except DatasetError:
+            return {}
+    labels: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        try:
+            spec = get_dataset(name)
+            labels[name] = [spec.clean_label(class_id) for class_id in spec.class_ids()]
+        except (ValueError, OSError):  # DatasetError, or a user dataset's own files
+            continue
+    return labels
 
 
 def check_llm_judge(config: TrainConfig, findings: Findings) -> None:

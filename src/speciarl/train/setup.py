@@ -73,7 +73,10 @@ def prepare_dataset(config: TrainConfig, run_dir: Path) -> Any:
 
 
 def training_judge(config: TrainConfig, run_dir: Path) -> Any:
-    """The cascade of the recipe: lexical, then (behind the cache) taxonomy and the LLM."""
+    """The cascade of the recipe: lexical, then (behind the cache) taxonomy and the LLM. Without
+    a hierarchy (a user's dataset and no ``judge.hierarchy``) there is no taxonomy judge, and
+    without an LLM either no cache: the lexical judge alone is never cached (the start-up check
+    stops such a run; see `speciarl.train.preflight.check_hierarchy`)."""
     from speciarl.judges.factory import build_judge, open_cache
     from speciarl.judges.llm import LLMJudgeSettings
 
@@ -89,26 +92,44 @@ def training_judge(config: TrainConfig, run_dir: Path) -> Any:
             max_words=config.reward.max_words,
             max_chars=config.reward.max_chars,
         )
+    hierarchy = judge_hierarchy(config)
     cache = None
-    if settings.cache is not None:
+    if settings.cache is not None and (hierarchy is not None or llm is not None):
         if settings.cache.startswith(("redis://", "rediss://", "unix://")):
             cache = open_cache(redis_url=settings.cache)
         else:
             cache = open_cache(path=run_dir / settings.cache)
-    return build_judge("cascade", hierarchy=judge_hierarchy(config), llm=llm, cache=cache)
+    elif settings.cache is not None:
+        log.warning(
+            "judge.cache %s is not used: the lexical judge alone is never cached", settings.cache
+        )
+    return build_judge("cascade", hierarchy=hierarchy, llm=llm, cache=cache)
 
 
 def judge_hierarchy(config: TrainConfig) -> Any:
-    """The recipe's hierarchy: named, or the training dataset's (all of a mixed set's)."""
+    """The recipe's hierarchy: ``judge.hierarchy`` (a file or a dataset name), else the shipped
+    training dataset's (a mixed set's combined; a built copy of a shipped dataset counts as it);
+    ``None`` for a user's own dataset, which ships none. A mixed set with a part of the user's
+    own needs ``judge.hierarchy`` (a ConfigError). An unknown dataset is a DatasetError."""
     from speciarl.data.prepare import PartRequest
-    from speciarl.data.registry import REGISTRY, combined_hierarchy, named_hierarchy
+    from speciarl.data.registry import REGISTRY, combined_hierarchy, get_dataset, named_hierarchy
 
     chosen = config.judge.hierarchy
     if chosen is not None:
         return named_hierarchy(chosen)
-    if config.data.parts:
-        return combined_hierarchy([PartRequest.parse(text).dataset for text in config.data.parts])
-    return REGISTRY[config.data.dataset].hierarchy()
+    parts = [PartRequest.parse(text).dataset for text in config.data.parts]
+    references = parts or [config.data.dataset]
+    names = [get_dataset(reference).name for reference in references]
+    own = [ref for ref, name in zip(references, names, strict=True) if name not in REGISTRY]
+    if own and parts:
+        raise ConfigError(
+            f"judge.hierarchy: not set, and the data.parts dataset {own[0]} is not a shipped "
+            "one, so no label hierarchy comes with it: set judge.hierarchy to a hierarchy "
+            "file covering the labels of every part (`speciarl hierarchy draft` writes a start)"
+        )
+    if own:
+        return None
+    return combined_hierarchy(names) if parts else REGISTRY[names[0]].hierarchy()
 
 
 def lora_config(settings: LoraSettings | None) -> Any:
