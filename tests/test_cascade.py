@@ -181,3 +181,22 @@ def test_lexical_then_taxonomy(ground_truth, prediction, expected, judge):
     cascade = Cascade([LexicalJudge(hierarchy.synonym_groups()), TaxonomyJudge(hierarchy)])
     [judgement] = cascade.judge([Pair(ground_truth, prediction)])
     assert (judgement.verdict, judgement.judge) == (expected, judge)
+
+
+def test_identical_pairs_go_down_once_and_share_the_answer():
+    first = Scripted("first", {"a": Verdict.WRONG})
+    second = Scripted("second", {"b": Verdict.GENERIC})
+    cascade = Cascade([first, second])
+    judgements = cascade.judge(pairs_of("b", "a", "b", "c", "a", "b"))
+    assert [j.verdict for j in judgements] == [
+        Verdict.GENERIC,
+        Verdict.WRONG,
+        Verdict.GENERIC,
+        None,
+        Verdict.WRONG,
+        Verdict.GENERIC,
+    ]
+    assert first.seen == [pairs_of("b", "a", "c")]
+    assert second.seen == [pairs_of("b", "c")]
+    assert cascade.counters["batch_duplicates"] == 3
+    assert cascade.counters["pairs"] == 6

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from speciarl.verdict import Verdict
 
@@ -60,6 +60,21 @@ class Judge(Protocol):
     def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
         """Grade every pair; the result has one judgement per pair, in the same order."""
         ...
+
+
+_Item = TypeVar("_Item", bound=Hashable)
+
+
+def distinct(items: Sequence[_Item]) -> tuple[list[_Item], list[int]]:
+    """The distinct items of a batch, first seen first, and where each input item went.
+
+    ``unique, slots = distinct(pairs)``: judge ``unique`` once each, then
+    ``[answers[slot] for slot in slots]`` gives one answer per input pair, in order. Judges call
+    this so that no batch pays twice for one pair (see ``Cascade`` and ``LLMJudge``).
+    """
+    slot_of: dict[_Item, int] = {}
+    slots = [slot_of.setdefault(item, len(slot_of)) for item in items]
+    return list(slot_of), slots
 
 
 def count_judgements(counters: Counter[str], judgements: Sequence[Judgement]) -> None:

@@ -6,14 +6,23 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from speciarl.judges.base import UNDECIDED, Judge, Judgement, Pair, count_judgements
+from speciarl.judges.base import (
+    UNDECIDED,
+    Judge,
+    Judgement,
+    Pair,
+    count_judgements,
+    distinct,
+)
 
 
 class Cascade:
     """Runs ``judges`` in order and returns, per pair, the first decision made.
 
     Each judgement names the judge that decided it (a member's own answer is kept when it already
-    names one, as a nested cascade's does); pairs no member decides stay undecided.
+    names one, as a nested cascade's does); pairs no member decides stay undecided. Identical
+    pairs of a batch go down once and share the answer (counted as ``batch_duplicates``), so an
+    LLM or a cache behind the cascade is never asked twice in one call for the same text.
     """
 
     name = "cascade"
@@ -32,6 +41,15 @@ class Cascade:
         return "cascade(" + ",".join(judge.identity for judge in self.judges) + ")"
 
     def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
+        unique, slots = distinct(pairs)
+        if len(unique) < len(pairs):  # no zero entries: counters compare as dicts
+            self.counters["batch_duplicates"] += len(pairs) - len(unique)
+        decided = self._judge_distinct(unique)
+        results = [decided[slot] for slot in slots]
+        count_judgements(self.counters, results)
+        return results
+
+    def _judge_distinct(self, pairs: Sequence[Pair]) -> list[Judgement]:
         results = [UNDECIDED] * len(pairs)
         pending = list(range(len(pairs)))
         for judge in self.judges:
@@ -50,5 +68,4 @@ class Cascade:
                 else:
                     still_pending.append(index)
             pending = still_pending
-        count_judgements(self.counters, results)
         return results

@@ -2,7 +2,8 @@
 
 One pair per request by default, as in the paper, with the answer constrained to the prompt's
 choices (vLLM structured outputs, JSON schema, or plain text parsed strictly), temperature 0.
-A batched mode sends many pairs per request, each answer keyed by the pair's id.
+A batched mode sends many pairs per request, each answer keyed by the pair's id. Within one call,
+pairs that would make the same request (the same text once sanitised) are asked once.
 
 Predictions come from a policy optimised to earn reward, so they travel only as JSON data in the
 user message, stripped of control and formatting characters and capped in length; instructions
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from speciarl.answer import DEFAULT_MAX_CHARS, DEFAULT_MAX_WORDS, exceeds_length_cap
-from speciarl.judges.base import UNDECIDED, Judgement, Pair, count_judgements
+from speciarl.judges.base import UNDECIDED, Judgement, Pair, count_judgements, distinct
 from speciarl.judges.judge_prompts import DEFAULT_JUDGE_PROMPT, JudgePrompt, load_judge_prompt
 from speciarl.verdict import Verdict
 
@@ -91,8 +92,14 @@ class _Refused(Exception):
 class LLMJudge:
     """A :class:`~speciarl.judges.base.Judge` backed by a chat model behind an OpenAI-style API.
 
-    ``progress``, when set, is called with the number of pairs finished after each request, so a
-    command line can show a progress bar.
+    Each call asks about every distinct pair once: pairs equal after :func:`sanitize` (the text
+    the model would see) share one request and its verdict, and with ``batch_size > 1`` the
+    requests are filled with distinct pairs only. ``counters["llm_calls"]`` counts requests sent
+    (retries included), ``counters["llm_duplicates"]`` the pairs that shared another's request.
+
+    ``progress``, when set, is called with the number of pairs finished after each request
+    (duplicates included, so the total is the number of pairs given), so a command line can show
+    a progress bar.
     """
 
     name = "llm"
@@ -122,16 +129,25 @@ class LLMJudge:
             return pool.submit(asyncio.run, self.ajudge(pairs)).result()
 
     async def ajudge(self, pairs: Sequence[Pair]) -> list[Judgement]:
-        """Grade ``pairs`` concurrently, at most ``concurrency`` requests in flight."""
-        results: list[Judgement] = [UNDECIDED] * len(pairs)
+        """Grade ``pairs`` concurrently, at most ``concurrency`` requests in flight; each distinct
+        request goes out once, and its verdict is given to every pair that would have sent it."""
+        unique, slots = distinct(
+            [Pair(sanitize(p.ground_truth), sanitize(p.prediction)) for p in pairs]
+        )
+        if len(unique) < len(pairs):  # no zero entries: counters compare as dicts
+            self.counters["llm_duplicates"] += len(pairs) - len(unique)
+        rows = [0] * len(unique)  # how many of ``pairs`` each distinct pair stands for
+        for slot in slots:
+            rows[slot] += 1
+        answers: list[Judgement] = [UNDECIDED] * len(unique)
         pending: list[int] = []
-        for index, pair in enumerate(pairs):
-            early = self._refuse_without_asking(pair)
+        for slot, pair in enumerate(unique):
+            early = self._refuse_without_asking(pair, rows[slot])
             if early is None:
-                pending.append(index)
+                pending.append(slot)
             else:
-                results[index] = early
-        self._report(len(pairs) - len(pending))
+                answers[slot] = early
+        self._report(len(pairs) - sum(rows[slot] for slot in pending))
         if pending:
             from openai import AsyncOpenAI, DefaultAioHttpClient
 
@@ -146,30 +162,39 @@ class LLMJudge:
             size = self.settings.batch_size
             chunks = [pending[start : start + size] for start in range(0, len(pending), size)]
             async with client:
-                answers = await asyncio.gather(
-                    *(self._judge_chunk(client, limit, [pairs[i] for i in c]) for c in chunks)
+                verdicts_of_chunks = await asyncio.gather(
+                    *(
+                        self._judge_chunk(
+                            client, limit, [unique[i] for i in c], sum(rows[i] for i in c)
+                        )
+                        for c in chunks
+                    )
                 )
-            for chunk, verdicts in zip(chunks, answers, strict=True):
-                for index, verdict in zip(chunk, verdicts, strict=True):
-                    results[index] = UNDECIDED if verdict is None else Judgement(verdict, self.name)
+            for chunk, verdicts in zip(chunks, verdicts_of_chunks, strict=True):
+                for slot, verdict in zip(chunk, verdicts, strict=True):
+                    answers[slot] = UNDECIDED if verdict is None else Judgement(verdict, self.name)
+        results = [answers[slot] for slot in slots]
         count_judgements(self.counters, results)
         return results
 
-    def _refuse_without_asking(self, pair: Pair) -> Judgement | None:
-        """Predictions no model needs to see: empty, or longer than any label (wrong)."""
-        prediction = sanitize(pair.prediction)
+    def _refuse_without_asking(self, pair: Pair, rows: int = 1) -> Judgement | None:
+        """Predictions no model needs to see: empty, or longer than any label (wrong).
+
+        ``pair`` is sanitised already; ``rows`` is how many of the call's pairs it stands for.
+        """
         too_long = exceeds_length_cap(
-            prediction, max_words=self.settings.max_words, max_chars=self.settings.max_chars
+            pair.prediction, max_words=self.settings.max_words, max_chars=self.settings.max_chars
         )
-        if too_long or not prediction:
-            self.counters["llm_refused_malformed"] += 1
+        if too_long or not pair.prediction:
+            self.counters["llm_refused_malformed"] += rows
             return Judgement(Verdict.WRONG, self.name)
         return None
 
     async def _judge_chunk(
-        self, client: Any, limit: asyncio.Semaphore, chunk: list[Pair]
+        self, client: Any, limit: asyncio.Semaphore, chunk: list[Pair], rows: int
     ) -> list[Verdict | None]:
-        """Verdicts of a chunk of pairs (one request), retried; ``None`` where undecided."""
+        """Verdicts of a chunk of distinct pairs (one request), retried; ``None`` where
+        undecided. ``rows`` is how many of the call's pairs the chunk stands for."""
         settings = self.settings
         transient_left, malformed_left = settings.max_retries, settings.malformed_retries
         attempt = 0
@@ -180,30 +205,30 @@ class LLMJudge:
                     self.counters["llm_calls"] += 1
                     content = await self._ask(client, chunk, mode)
                 verdicts = self._read(content, chunk, mode)
-                self._report(len(chunk))
+                self._report(rows)
                 return verdicts
             except _Refused:
                 if not self._step_down(mode):
-                    return self._give_up(chunk, "the server refused every output mode")
+                    return self._give_up(chunk, rows, "the server refused every output mode")
                 continue
             except _Malformed as error:
                 self.counters["llm_malformed"] += 1
                 if malformed_left == 0:
-                    return self._give_up(chunk, f"malformed answer: {error}")
+                    return self._give_up(chunk, rows, f"malformed answer: {error}")
                 malformed_left -= 1
             except Exception as error:  # any transport fault is retried or given up
                 if not _is_transient(error) or transient_left == 0:
-                    return self._give_up(chunk, f"{type(error).__name__}: {error}")
+                    return self._give_up(chunk, rows, f"{type(error).__name__}: {error}")
                 transient_left -= 1
             self.counters["llm_retries"] += 1
             attempt += 1
             ceiling = min(settings.backoff_max_s, settings.backoff_base_s * 2 ** (attempt - 1))
             await asyncio.sleep(random.uniform(0.0, ceiling))  # full jitter
 
-    def _give_up(self, chunk: list[Pair], reason: str) -> list[None]:
-        self.counters["llm_failed"] += len(chunk)
-        log.warning("LLM judge left %d pair(s) undecided: %s", len(chunk), reason)
-        self._report(len(chunk))
+    def _give_up(self, chunk: list[Pair], rows: int, reason: str) -> list[None]:
+        self.counters["llm_failed"] += rows
+        log.warning("LLM judge left %d pair(s) undecided: %s", rows, reason)
+        self._report(rows)
         return [None] * len(chunk)
 
     def _report(self, finished: int) -> None:

@@ -14,9 +14,10 @@ from speciarl.verdict import VERDICTS
 _COUNTER_ROWS = (
     ("cache_hits", "cache hits"),
     ("cache_misses", "cache misses"),
-    ("batch_duplicates", "duplicates in the batch"),
+    ("batch_duplicates", "duplicates in the batch (judged once)"),
     ("coalesced", "answered by another process"),
     ("llm_calls", "LLM calls"),
+    ("llm_duplicates", "pairs sharing another's LLM request"),
     ("llm_retries", "LLM retries"),
     ("llm_malformed", "LLM malformed answers"),
     ("llm_failed", "LLM failures (left undecided)"),
