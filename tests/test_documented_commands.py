@@ -12,7 +12,7 @@ from speciarl.cli import app
 from speciarl.train.config import read_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["README.md", "docs/reproduce.md", "docs/multinode.md"]
+DOCUMENTS = ["README.md", "docs/reproduce.md", "docs/multinode.md", "docs/judge-eval.md"]
 COMMAND = typer.main.get_command(app)
 
 

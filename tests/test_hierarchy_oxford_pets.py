@@ -18,6 +18,7 @@ GROUPED = {
     "hound": {"basset hound", "beagle"},
     "pinscher": {"miniature pinscher"},
     "setter": {"english setter"},
+    "spitz": {"keeshond", "pomeranian", "samoyed", "shiba inu"},
     "spaniel": {"english cocker spaniel"},
     "terrier": {
         "american pit bull terrier",
@@ -94,6 +95,9 @@ def test_no_name_is_shared_between_breeds(
         ("english cocker spaniel", "spaniel", Verdict.LESS_SPECIFIC),
         ("miniature pinscher", "pinscher", Verdict.LESS_SPECIFIC),
         ("beagle", "hound", Verdict.LESS_SPECIFIC),
+        ("samoyed", "spitz", Verdict.LESS_SPECIFIC),
+        ("shiba inu", "spitz-type dog", Verdict.LESS_SPECIFIC),
+        ("pug", "spitz", Verdict.WRONG),
         ("samoyed", "dog", Verdict.GENERIC),
         ("samoyed", "a dog", Verdict.GENERIC),
         ("basset hound", "animal", Verdict.GENERIC),
@@ -112,9 +116,10 @@ def test_no_name_is_shared_between_breeds(
         ("wheaten terrier", "Soft-coated Wheaten Terrier", Verdict.SPECIFIC),
         ("german shorthaired", "German Shorthaired Pointer", Verdict.SPECIFIC),
         ("Maine Coon", "maine coon", Verdict.SPECIFIC),
+        ("samoyed", "Samoyed dog", Verdict.SPECIFIC),
         # deliberately left out of the file: undecided, for an LLM judge
         ("american bulldog", "bulldog", None),
-        ("samoyed", "spitz", None),
+        ("samoyed", "german spitz", None),
     ],
 )
 def test_verdicts(

@@ -358,3 +358,33 @@ def test_identity_changes_with_the_rules_version(monkeypatch):
 def test_bad_configuration_is_rejected(kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         LexicalJudge(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "prediction",
+    [
+        "I cannot determine the make or model",
+        "Sorry, I can't tell which flower this is",
+        "I'm not sure",
+        "can't identify it",
+        "not enough detail",
+        "I'm unable to identify this dish",
+        "I cannot tell",
+        "Honestly, I could not make out the species",
+    ],
+)
+def test_refusal_sentences_abstain_even_with_or_or_a_comma(prediction):
+    assert verdict_of("samoyed", prediction) is Verdict.ABSTAIN
+
+
+@pytest.mark.parametrize(
+    ("prediction", "expected"),
+    [
+        ("I can't tell, maybe a robin", Verdict.WRONG),  # a guess after the refusal: a hedge
+        ("I cannot tell a samoyed from a husky", None),  # names candidates: not a refusal
+        ("unknown bird", None),
+        ("not sure it is a samoyed", None),
+    ],
+)
+def test_a_refusal_sentence_names_no_candidate(prediction, expected):
+    assert verdict_of("samoyed", prediction) is expected

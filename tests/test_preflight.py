@@ -349,7 +349,7 @@ def test_dry_run_reports_what_it_checked(tiny_model):
     assert result.stdout.splitlines()[-5:] == [
         f"checked model: checkpoint folder {tiny_model}",
         "checked data: synthetic train, 1920 images",
-        "checked judge hierarchy: cub200, 273 nodes",
+        "checked judge hierarchy: cub200, 296 nodes",
         f"checked judge: {JUDGE} answers at {server.base_url}",
         # the recipe keeps its judge.hierarchy, cub200's, which has no synthetic label
         "WARNING synthetic: 48 of 48 labels are missing from the judge's hierarchy 'cub200' "

@@ -7,6 +7,7 @@ from speciarl.cli import (  # noqa: F401  (they register commands)
     evaluate,
     hierarchy,
     judge,
+    judge_eval,
     train,
 )
 from speciarl.cli.app import app

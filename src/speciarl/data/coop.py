@@ -36,7 +36,8 @@ class CoopDataset:
     layout: str
     splits: tuple[str, ...] = COOP_SPLITS
     renames: Mapping[str, str] = field(default_factory=dict)
-    """Raw class ids CoOp renames (Caltech ``Faces_easy`` -> ``face``)."""
+    """Raw class ids renamed to the split file's class name (Caltech's folder ``Faces`` ->
+    ``face``), so that a label is the same whichever source the class id came from."""
     lower_case: bool = False
     """CoOp lower-cases Pets breeds; Hub copies keep the archive's capitals (``Abyssinian``)."""
 
@@ -97,6 +98,9 @@ FLOWERS102 = CoopDataset(
             extract=False,
         ),
     ),
+    # Widely copied lists of the class names write class 78 as "lotus lotus";
+    # cat_to_name.json and CoOp's split file say "lotus".
+    renames={"lotus lotus": "lotus"},
     layout="""oxford_flowers/
   jpg/image_00001.jpg ...
   split_zhou_OxfordFlowers.json   (fetched and cached if absent)""",
@@ -151,8 +155,12 @@ CALTECH101 = CoopDataset(
     folder="caltech-101",
     image_folder="101_ObjectCategories",
     split_file=SplitFile("split_zhou_Caltech101.json", "1hyarUivQE36mY6jSomru6Fjd-JzwcCzN"),
+    # CoOp's names for four 101_ObjectCategories folders. CoOp's split uses the ``Faces``
+    # folder and leaves ``Faces_easy`` (the same faces, cropped) out; a copy that keeps
+    # ``Faces_easy`` in its place still gets the label ``face``.
     renames={
         "airplanes": "airplane",
+        "Faces": "face",
         "Faces_easy": "face",
         "Leopards": "leopard",
         "Motorbikes": "motorbike",

@@ -19,7 +19,7 @@ from speciarl.answer import name_key
 from speciarl.judges.base import UNDECIDED, Judgement, Pair, count_judgements
 from speciarl.verdict import Verdict
 
-RULES_VERSION = 1
+RULES_VERSION = 2
 """Bump whenever a rule below changes how a pair is judged: it is part of the judge's identity."""
 
 DEFAULT_ABSTAIN_PHRASES: tuple[str, ...] = (
@@ -53,6 +53,163 @@ DEFAULT_ABSTAIN_PHRASES: tuple[str, ...] = (
     "impossible to say",
 )
 """Whole answers that refuse to name anything, compared by :func:`~speciarl.answer.name_key`."""
+
+# Refusals written as a sentence ("Sorry, I can't tell which flower this is", "I'm not sure"):
+# optional filler words, then a refusal, then only words that name no candidate. A word outside
+# these lists ("I can't tell, maybe a robin") leaves the answer to the other rules and judges.
+# "Unknown bird" and "none of these" are not refusal sentences: the first names a class, the
+# second may be a reply to options; they stay undecided unless they are an abstention phrase.
+_REFUSAL_FILLER = frozenset(
+    [
+        "sorry",
+        "i",
+        "im",
+        "we",
+        "it",
+        "its",
+        "this",
+        "that",
+        "honestly",
+        "unfortunately",
+        "but",
+        "well",
+        "hmm",
+    ]
+)
+_REFUSAL_VERBS = (
+    "tell",
+    "determine",
+    "identify",
+    "say",
+    "classify",
+    "recognize",
+    "recognise",
+    "know",
+    "be sure",
+    "make out",
+    "name",
+    "judge",
+)
+_REFUSAL_CORES: tuple[tuple[str, ...], ...] = (
+    *tuple(
+        (*start, *verb.split())
+        for start in (
+            ("cannot",),
+            ("can", "not"),
+            ("cant",),
+            ("couldnt",),
+            ("could", "not"),
+            ("unable", "to"),
+            ("not", "able", "to"),
+            ("impossible", "to"),
+            ("hard", "to"),
+        )
+        for verb in _REFUSAL_VERBS
+    ),
+    ("not", "sure"),
+    ("unsure",),
+    ("not", "certain"),
+    ("uncertain",),
+    ("unclear",),
+    ("dont", "know"),
+    ("do", "not", "know"),
+    ("no", "idea"),
+    ("not", "enough", "detail"),
+    ("not", "enough", "details"),
+    ("not", "enough", "information"),
+)
+_REFUSAL_TAIL = frozenset(
+    [
+        "which",
+        "what",
+        "whether",
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "it",
+        "its",
+        "is",
+        "are",
+        "was",
+        "exactly",
+        "precisely",
+        "for",
+        "sure",
+        "specific",
+        "kind",
+        "type",
+        "sort",
+        "species",
+        "breed",
+        "variant",
+        "model",
+        "make",
+        "year",
+        "dish",
+        "food",
+        "flower",
+        "plant",
+        "bird",
+        "dog",
+        "cat",
+        "pet",
+        "animal",
+        "aircraft",
+        "airplane",
+        "plane",
+        "car",
+        "vehicle",
+        "object",
+        "thing",
+        "image",
+        "picture",
+        "photo",
+        "from",
+        "in",
+        "of",
+        "here",
+        "to",
+        "be",
+        "or",
+        "and",
+        "me",
+        "with",
+        "confidence",
+        "certainty",
+        "enough",
+        "detail",
+        "details",
+        "information",
+        "visible",
+        "shown",
+        "name",
+        "class",
+        "category",
+        "label",
+        "one",
+        "answer",
+        "exact",
+        "say",
+        "tell",
+    ]
+)
+
+
+def _is_refusal(key: str) -> bool:
+    """Whether the name key ``key`` is a refusal sentence (see the word lists above)."""
+    words = key.split()
+    start = 0
+    while start < len(words) and words[start] in _REFUSAL_FILLER:
+        start += 1
+    rest = words[start:]
+    for core in _REFUSAL_CORES:
+        if tuple(rest[: len(core)]) == core:
+            return all(word in _REFUSAL_TAIL for word in rest[len(core) :])
+    return False
+
 
 # Several options in one answer. Each detector sees the prediction after NFKC and casefold (so a
 # full-width solidus or "OR" counts), with punctuation still in place. "and/or" is a slash between
@@ -119,8 +276,9 @@ def _fold(text: str) -> str:
 class LexicalJudge:
     """Decides exact names, synonyms, refusals, hedged and empty answers; leaves the rest.
 
-    Rules, first match wins: same name or declared synonyms -> ``specific``; an abstention phrase
-    -> ``abstain``; several options -> ``wrong``; nothing left after normalisation -> ``wrong``.
+    Rules, first match wins: same name or declared synonyms -> ``specific``; an abstention phrase,
+    or a refusal sentence naming no candidate -> ``abstain``; several options -> ``wrong``;
+    nothing left after normalisation -> ``wrong``.
     Synonyms are not transitive: two names match only when one declared group holds both.
     """
 
@@ -165,7 +323,7 @@ class LexicalJudge:
         prediction = name_key(pair.prediction)
         if prediction and self._same_name(prediction, name_key(pair.ground_truth)):
             return Verdict.SPECIFIC
-        if prediction in self._abstain:
+        if prediction in self._abstain or _is_refusal(prediction):
             return Verdict.ABSTAIN
         if _names_several_options(pair.prediction, pair.ground_truth):
             return Verdict.WRONG
