@@ -110,6 +110,7 @@ def test_judge_with_cache_reuses_verdicts_across_runs(tmp_path):
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert not any(r["cached"] for r in read_jsonl(out))
+    out.unlink()  # into the same --out, a rerun would resume (and find nothing left to judge)
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     rows = read_jsonl(out)
@@ -204,6 +205,7 @@ def test_judge_cascade_with_an_llm_endpoint_and_cache(tmp_path):
             str(out),
         ]
         first = runner.invoke(app, args)
+        out.unlink()  # into the same --out, a rerun would resume (and find nothing left to judge)
         second = runner.invoke(app, args)
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     rows = read_jsonl(out)

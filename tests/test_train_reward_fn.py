@@ -7,7 +7,8 @@ from speciarl.data.registry import get_dataset
 from speciarl.judges.factory import build_judge
 from speciarl.reward import group_rewards
 from speciarl.train.config import RewardSettings
-from speciarl.train.reward_fn import GroupError, RolloutLog, SpeciaRLReward
+from speciarl.train.reward_fn import GroupError, SpeciaRLReward
+from speciarl.train.rollout_log import RolloutLog
 from speciarl.verdict import Verdict
 from two_processes import SCRIPTS, run_two_processes
 

@@ -154,11 +154,13 @@ def _print_dry_run(check: Callable[[], str]) -> None:
 
 
 def _unless_unstartable(run: Callable[[], Path]) -> Path:
-    """Run a training; a recipe that cannot start (ConfigError) is a one-line error. Other
-    errors keep their traceback: they come from inside the trainer."""
+    """Run a training; a recipe that cannot start (ConfigError), or a run stopped by a judge
+    outage (it says how to resume), is a one-line error. Other errors keep their traceback:
+    they come from inside the trainer."""
     from speciarl.train.config import ConfigError
+    from speciarl.train.reward_fn import JudgeOutage
 
     try:
         return run()
-    except ConfigError as error:
+    except (ConfigError, JudgeOutage) as error:
         fail(str(error))

@@ -8,15 +8,13 @@ file and line number, and ``repair`` moves such lines to ``<file>.corrupt`` befo
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from speciarl.atomic import atomic_write
+from speciarl.atomic import append_json_lines, atomic_write, exclusive_lock
 
 Key = tuple[str, int]
 
@@ -89,31 +87,9 @@ class RecordStore:
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
         """Add whole records durably: one write of complete lines, then fsync."""
-        if not records:
-            return
-        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(descriptor, view)
-                view = view[written:]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        append_json_lines(self.path, records)
 
 
-@contextmanager
-def exclusive(folder: Path) -> Iterator[None]:
+def exclusive(folder: Path) -> AbstractContextManager[None]:
     """Only one process works in an evaluation folder at a time (two would duplicate work)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"{folder} is being written by another process") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(folder / ".lock", str(folder))

@@ -7,6 +7,11 @@ names. "Samoyed!" and "samoyed" therefore share one entry and one judge call.
 Behind a :class:`CoalescingCache` (Redis), processes that miss the same pair at the same moment
 also share one judge call: each claims the misses it can, judges only those, and waits for the
 verdicts of the rest.
+
+The cache is wrapped in a :class:`~speciarl.judges.resilient_cache.ResilientCache`: if it fails
+during a run, judging goes on without it (one warning, ``cache_errors`` and related counters in
+:attr:`CachedJudge.counters`, reconnection with backoff, verdicts judged meanwhile written back
+once it answers again).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import replace
 from speciarl.answer import normalize
 from speciarl.judges.base import Judge, Judgement, Pair, count_judgements
 from speciarl.judges.cache import CacheEntry, CoalescingCache, VerdictCache, cache_key
+from speciarl.judges.resilient_cache import ResilientCache, resilient
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,10 @@ class CachedJudge:
     claimed again by a waiter; whatever is still missing after ``wait_s`` is judged here anyway
     (``coalesce_timeouts``). Both counters count distinct pairs. ``claim_ttl_s`` and ``wait_s``
     should exceed the longest time the inner judge takes for one batch, or pairs get judged twice.
+
+    A cache failure during a run never fails a call: see :mod:`speciarl.judges.resilient_cache`
+    for what happens instead and for the counters it adds here. :meth:`close` writes back what
+    an outage left unwritten, if it can, and closes the cache.
     """
 
     def __init__(
@@ -58,9 +68,9 @@ class CachedJudge:
                 f"not {claim_ttl_s}, {wait_s} and {poll_s}"
             )
         self.inner = judge
-        self.cache = cache
         self.name = judge.name
         self.counters: Counter[str] = Counter()
+        self.cache: ResilientCache = resilient(cache, counters=self.counters)
         self.claim_ttl_s = claim_ttl_s
         self.wait_s = wait_s
         self.poll_s = poll_s
@@ -68,6 +78,10 @@ class CachedJudge:
     @property
     def identity(self) -> str:
         return self.inner.identity
+
+    def close(self) -> None:
+        """Write back what a cache outage left unwritten (one try) and close the cache."""
+        self.cache.close()
 
     def judge(self, pairs: Sequence[Pair]) -> list[Judgement]:
         """One judgement per pair, in order; only pairs missing from the cache reach the judge."""

@@ -1,18 +1,32 @@
-"""Reading (ground truth, prediction) pairs from JSONL or CSV, and writing judgements as JSONL."""
+"""Reading (ground truth, prediction) pairs from JSONL or CSV, and writing judgements as JSONL.
+
+Judgements can be written all at once (:func:`write_judgements`, atomic) or chunk by chunk as they
+arrive (:func:`append_rows`, each chunk one write then fsync), which makes a run resumable:
+:func:`finished_rows` reads back the rows a killed run left, after checking they belong to the
+same pairs.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from speciarl.answer import ParsedAnswer, has_answer_tags
-from speciarl.atomic import atomic_write
+from speciarl.answer import AnswerStatus, ParsedAnswer, has_answer_tags
+from speciarl.atomic import append_json_lines, atomic_write, exclusive_lock
 from speciarl.judges.base import Judgement, Pair
+from speciarl.verdict import Verdict
 
 REQUIRED_FIELDS = ("ground_truth", "prediction")
+JUDGEMENT_FIELDS = ("verdict", "judge", "cached")
+CHUNK_SIZE = 256
+"""Pairs per judge call when writing as results arrive: what a crash can cost at most."""
+_VERDICT_VALUES = frozenset(verdict.value for verdict in Verdict)
+_STATUS_VALUES = frozenset(status.value for status in AnswerStatus)
 
 
 class PairsFileError(ValueError):
@@ -84,26 +98,123 @@ def holds_raw_completions(records: Sequence[dict[str, Any]]) -> bool:
     return any(has_answer_tags(record["prediction"]) for record in records)
 
 
-def write_judgements(
-    path: str | Path,
+def judgement_rows(
     records: Sequence[dict[str, Any]],
     judgements: Sequence[Judgement],
     answers: Sequence[ParsedAnswer] | None = None,
-) -> None:
-    """One JSON line per record, in order: its fields plus ``verdict``, ``judge`` and ``cached``;
+) -> list[dict[str, Any]]:
+    """One output row per record, in order: its fields plus ``verdict``, ``judge`` and ``cached``;
     with ``answers`` (the predictions were raw completions) also the extracted ``answer`` and
     its ``answer_status`` (``ok`` or the format failure)."""
     if len(records) != len(judgements):
         raise ValueError(f"{len(records)} records but {len(judgements)} judgements")
     if answers is not None and len(answers) != len(records):
         raise ValueError(f"{len(records)} records but {len(answers)} extracted answers")
+    rows = []
+    for index, (record, judgement) in enumerate(zip(records, judgements, strict=True)):
+        row = {**record}
+        if answers is not None:
+            row["answer"] = answers[index].text
+            row["answer_status"] = answers[index].status.value
+        row["verdict"] = None if judgement.verdict is None else judgement.verdict.value
+        row["judge"] = judgement.judge
+        row["cached"] = judgement.cached
+        rows.append(row)
+    return rows
+
+
+def write_judgements(
+    path: str | Path,
+    records: Sequence[dict[str, Any]],
+    judgements: Sequence[Judgement],
+    answers: Sequence[ParsedAnswer] | None = None,
+) -> None:
+    """All rows of :func:`judgement_rows` at once, atomically: the old file or the new one."""
+    rows = judgement_rows(records, judgements, answers)
     with atomic_write(path) as stream:
-        for index, (record, judgement) in enumerate(zip(records, judgements, strict=True)):
-            row = {**record}
-            if answers is not None:
-                row["answer"] = answers[index].text
-                row["answer_status"] = answers[index].status.value
-            row["verdict"] = None if judgement.verdict is None else judgement.verdict.value
-            row["judge"] = judgement.judge
-            row["cached"] = judgement.cached
+        for row in rows:
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def append_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Add whole rows durably, so a killed process leaves every chunk it finished."""
+    append_json_lines(Path(path), rows)
+
+
+def exclusive_output(path: str | Path) -> AbstractContextManager[None]:
+    """Only one process appends to ``path`` at a time (two would write rows twice). Creates it."""
+    return exclusive_lock(Path(path), str(path))
+
+
+def finished_rows(
+    path: str | Path, records: Sequence[dict[str, Any]], *, extracting: bool
+) -> tuple[list[dict[str, Any]], bool]:
+    """The rows an earlier run already wrote to ``path`` for ``records``, and whether a cut-off
+    last line (a write interrupted by a power cut) was removed from the file.
+
+    Row ``i`` must carry the ground truth and prediction of record ``i`` and have been judged
+    the same way (with or without answer extraction); otherwise the file belongs to another
+    input and :class:`PairsFileError` says to pass another output or delete it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return [], False
+    data = path.read_bytes()
+    torn = bool(data) and not data.endswith(b"\n")
+    if torn:
+        data = data[: data.rfind(b"\n") + 1]
+        os.truncate(path, len(data))
+    advice = "pass another --out or delete it"
+    rows: list[dict[str, Any]] = []
+    for index, line in enumerate(data.decode("utf-8", errors="replace").splitlines()):
+        where = f"{path}:{index + 1}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        fields = (*REQUIRED_FIELDS, *JUDGEMENT_FIELDS)
+        if not (
+            isinstance(row, dict)
+            and all(field in row for field in fields)
+            and (row["verdict"] is None or row["verdict"] in _VERDICT_VALUES)
+            and row.get("answer_status", AnswerStatus.OK.value) in _STATUS_VALUES
+        ):
+            raise PairsFileError(f"{where} is not a judgement row of speciarl judge; {advice}")
+        if index >= len(records):
+            raise PairsFileError(
+                f"{path} holds more rows than the {len(records)} pairs given: "
+                f"it was written for other pairs; {advice}"
+            )
+        record = records[index]
+        if any(row[field] != record[field] for field in REQUIRED_FIELDS):
+            raise PairsFileError(
+                f"{where} judged ({row['ground_truth']!r}, {row['prediction']!r}), not pair "
+                f"{index + 1} ({record['ground_truth']!r}, {record['prediction']!r}): "
+                f"it was written for other pairs; {advice}"
+            )
+        if ("answer_status" in row) != extracting:
+            done = "with" if "answer_status" in row else "without"
+            raise PairsFileError(
+                f"{path} was judged {done} answer extraction and this run is not; give the same "
+                f"--extract-answer/--no-extract-answer as before, or {advice}"
+            )
+        rows.append(row)
+    return rows, torn
+
+
+def judgements_of(
+    rows: Sequence[dict[str, Any]],
+) -> tuple[list[Judgement], list[ParsedAnswer] | None]:
+    """The judgements written in ``rows``, and the extracted answers when they hold some."""
+    judgements = [
+        Judgement(
+            None if row["verdict"] is None else Verdict(row["verdict"]),
+            row["judge"],
+            bool(row["cached"]),
+        )
+        for row in rows
+    ]
+    if not rows or "answer_status" not in rows[0]:
+        return judgements, None
+    answers = [ParsedAnswer(AnswerStatus(row["answer_status"]), row["answer"]) for row in rows]
+    return judgements, answers

@@ -69,6 +69,26 @@ class JudgeSettings:
     batch_size: int = 1
     cache: str | None = "verdicts.sqlite"
     """SQLite file (relative to the run folder) or ``redis://`` URL; ``null`` for none."""
+    max_undecided: float = 0.05
+    """Share of a step's rollouts (all processes together) that may stay undecided: well-formed
+    answers no judge gave a verdict, e.g. while the LLM judge is unreachable. Undecided rollouts
+    are masked, never rewarded: no part in the loss nor in their group's advantage statistics.
+    Above this share, with an LLM judge, the step asks the judge again about them, waiting 1 s,
+    2 s, 4 s ... (at most 30 s) between tries."""
+    outage_timeout: float = 600.0
+    """Seconds one step may wait for the judge to bring the undecided share back to
+    ``max_undecided``; then the run stops with a message naming ``endpoint``, its last
+    checkpoint kept for ``speciarl train --config ... --resume``."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_undecided <= 1.0:
+            raise ConfigError(
+                f"judge.max_undecided must be within [0, 1], got {self.max_undecided}"
+            )
+        if self.outage_timeout < 0:
+            raise ConfigError(
+                f"judge.outage_timeout must not be negative, got {self.outage_timeout}"
+            )
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,11 @@ def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
 
 
 def reward_functions(config: TrainConfig, judge: Any, run_dir: Path) -> list[Any]:
-    """The SpeciaRL reward, plus DAPO's soft overlong penalty for the dapo preset."""
-    from speciarl.train.reward_fn import RolloutLog, SpeciaRLReward
+    """The SpeciaRL reward, plus DAPO's soft overlong penalty for the dapo preset. The SpeciaRL
+    reward leaves undecided rollouts unrewarded (``None``) for :class:`MaskedGRPOTrainer` to
+    mask, and waits out a judge outage at ``judge.endpoint``."""
+    from speciarl.train.reward_fn import SpeciaRLReward
+    from speciarl.train.rollout_log import RolloutLog
 
     functions: list[Any] = [
         SpeciaRLReward(
@@ -179,6 +182,9 @@ def reward_functions(config: TrainConfig, judge: Any, run_dir: Path) -> list[Any
             prompt_name=config.data.prompt,
             seed=config.seed,
             rollout_log=RolloutLog(run_dir),
+            endpoint=config.judge.endpoint,
+            max_undecided=config.judge.max_undecided,
+            outage_timeout=config.judge.outage_timeout,
         )
     ]
     if config.optimizer.preset == "dapo":
@@ -199,8 +205,9 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
     ``resume`` continues the run in the recipe's folder, ``overwrite`` replaces it; a folder that
     holds a run needs one of them (:mod:`speciarl.train.run_folder`).
     """
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
+    from speciarl.train.masked_trainer import MaskedGRPOTrainer
     from speciarl.train.run_folder import start_run
 
     check_launch()
@@ -212,6 +219,16 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
     arguments = GRPOConfig(**steps.arguments)
     checkpoint = start_run(config, "train", resume=resume, overwrite=overwrite)
     run_dir = steps.run_dir
+    if checkpoint is not None:
+        from accelerate import PartialState
+
+        from speciarl.train.rollout_log import trim_to_checkpoint
+
+        # The rollouts of the steps after the checkpoint move to rollouts/discarded, once, by the
+        # main process while the others wait: the log holds only the steps behind the weights.
+        with main_process_first():
+            if PartialState().is_main_process:
+                trim_to_checkpoint(run_dir, checkpoint)
     with main_process_first():
         dataset = prepare_dataset(config, run_dir)
         judge = training_judge(config, run_dir)
@@ -221,7 +238,7 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
         from speciarl.policy.image_budget import fit_images
 
         dataset = fit_images(dataset, processor)
-    trainer = GRPOTrainer(
+    trainer = MaskedGRPOTrainer(
         model=model,
         reward_funcs=reward_functions(config, judge, run_dir),
         args=arguments,
@@ -229,10 +246,25 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
         processing_class=processor,
         peft_config=lora_config(config.lora),
     )
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        close_caches(judge)
     return save_outputs(
         trainer, processor, run_dir, merge=config.merge_adapter, adapter=config.lora is not None
     )
+
+
+def close_caches(judge: Any) -> None:
+    """Close the judge's verdict caches, which writes back, once more, the verdicts a cache
+    outage kept in memory (`speciarl.judges.resilient_cache`); a run that ends while the cache
+    is still down says what it could not write."""
+    from speciarl.judges.cached import CachedJudge
+    from speciarl.judges.factory import judges_in
+
+    for member in judges_in(judge):
+        if isinstance(member, CachedJudge):
+            member.close()
 
 
 def save_outputs(
