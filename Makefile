@@ -14,8 +14,8 @@ test: $(STAMP) redis-server
 	$(VENV)/bin/python -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 
 # torch and torchvision are pinned to the releases that lie on this machine kind's disk (pip takes
 # them from there, no multi-GB download); on other machines pick the build for your CUDA.

@@ -15,6 +15,7 @@ from typing import Any
 
 from speciarl.atomic import atomic_path, atomic_write
 from speciarl.data.sample import ImageReadError, Sample
+from speciarl.data.verl_rows import verl_features, verl_row
 from speciarl.prompts import PolicyPrompt
 
 DATA_FILE = "data.parquet"
@@ -48,7 +49,7 @@ def build_split(
 
     ``layout="verl"`` writes verl's RL dataset layout instead: the image marked by ``<image>`` in
     the prompt, an ``images`` list, and the reward columns of
-    :func:`speciarl.integrations.verl.verl_row_fields` (with ``extra_info.sample_id``).
+    :func:`speciarl.data.verl_rows.verl_row_fields` (with ``extra_info.sample_id``).
     """
     import pyarrow.parquet as pq
 
@@ -113,30 +114,13 @@ def _trl_row(sample: Sample, data: bytes, prompt: PolicyPrompt) -> dict[str, Any
 
 
 def _verl_row(sample: Sample, data: bytes, prompt: PolicyPrompt) -> dict[str, Any]:
-    from speciarl.integrations.verl import verl_row_fields
-
-    fields = verl_row_fields(sample.sample_id, sample.dataset, sample.label, sample.index)
-    return {
-        "prompt": [{"role": "user", "content": "<image>" + prompt.text}],
-        "images": [{"bytes": data, "path": None}],
-        "ability": "classification",
-        **fields,
-    }
-
-
-def _verl_features() -> Any:
-    import datasets
-
-    text = datasets.Value("string")
-    return datasets.Features(
-        {
-            "prompt": [{"role": text, "content": text}],
-            "images": [datasets.Image()],
-            "ability": text,
-            "data_source": text,
-            "reward_model": {"style": text, "ground_truth": text},
-            "extra_info": {"sample_id": text, "index": datasets.Value("int64")},
-        }
+    return verl_row(
+        sample_id=sample.sample_id,
+        data_source=sample.dataset,
+        label=sample.label,
+        index=sample.index,
+        prompt_text=prompt.text,
+        image=data,
     )
 
 
@@ -160,7 +144,7 @@ def _trl_features() -> Any:
 RowMaker = Callable[[Sample, bytes, PolicyPrompt], dict[str, Any]]
 LAYOUTS: dict[str, tuple[RowMaker, Callable[[], Any]]] = {
     "trl": (_trl_row, _trl_features),
-    "verl": (_verl_row, _verl_features),
+    "verl": (_verl_row, verl_features),
 }
 
 

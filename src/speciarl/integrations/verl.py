@@ -18,7 +18,9 @@ verl's batch reward manager exists and is reachable up to verl 0.7 (in 0.7 only 
 ``reward_model.use_reward_loop=False``). From verl 0.9 rewards are computed one rollout at a
 time by reward-loop workers, whose registry has no ``batch`` manager, so on verl 0.9 only
 :func:`compute_score` applies. ``docs/verl.md`` gives the configuration keys of each version and
-where they were checked; :func:`verl_reward_config` returns them.
+where they were checked; :func:`verl_reward_config` returns them. The training rows these
+hooks read are defined in :mod:`speciarl.data.verl_rows` (``speciarl data build --layout verl``
+writes them); :func:`verl_row_fields` is re-exported here.
 
 Settings (read at every call; the judge is rebuilt when they change):
 
@@ -49,6 +51,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from speciarl.data.verl_rows import verl_row_fields as verl_row_fields  # the rows verl reads
 from speciarl.judges.base import Judge
 from speciarl.reward import SCHEMES, SPECIARL, SPECIARL_SINGLE, STATIC_SCHEMES
 from speciarl.rollouts import score_rollouts
@@ -400,22 +403,3 @@ def verl_overrides(config: Mapping[str, Any]) -> list[str]:
         return str(value)
 
     return [f"{key}={show(value)}" for key, value in config.items()]
-
-
-def verl_row_fields(
-    sample_id: str, data_source: str, label: str, index: int | None = None
-) -> dict[str, Any]:
-    """The reward-related columns of one verl training row.
-
-    verl reads ``data_source`` and ``reward_model.ground_truth`` for every reward function;
-    :func:`compute_score_batch` also needs ``extra_info.sample_id`` to find the group. Prompt
-    and image columns are verl's own (``prompt``, ``images``).
-    """
-    extra: dict[str, Any] = {"sample_id": sample_id}
-    if index is not None:
-        extra["index"] = index
-    return {
-        "data_source": data_source,
-        "reward_model": {"style": "rule", "ground_truth": label},
-        "extra_info": extra,
-    }

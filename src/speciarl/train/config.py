@@ -222,6 +222,16 @@ class TrainConfig:
     names them); none by default, so a fresh install runs. The metrics are always in the
     ``log_history`` of each checkpoint's ``trainer_state.json`` either way."""
     logging_steps: int = 1
+    log_completions: bool = False
+    """Also have TRL log its own table of completions every ``logging_steps`` (TRL's
+    ``log_completions``): the step's prompts, completions, rewards and advantages, written to
+    ``RUN/checkpoints/completions/completions_<step>.parquet``, printed as a table when ``rich``
+    is installed, and sent to W&B and trackio when they are in ``report_to``. Off by default: the
+    rollout log (``RUN/rollouts``) already keeps every rollout with its verdict."""
+    num_completions_to_print: int | None = None
+    """With ``log_completions``, how many completions TRL prints per logged step (TRL's
+    ``num_completions_to_print``); ``null`` prints them all. The Parquet table and the loggers
+    always get every completion of the step."""
     save_steps: int = 20
     merge_adapter: bool = False
     """Also save the LoRA adapter merged into the base model."""

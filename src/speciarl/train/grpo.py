@@ -164,6 +164,8 @@ def grpo_arguments(config: TrainConfig, accumulation: int) -> dict[str, Any]:
             for key in COLOCATED_VLLM_SIZES
             if getattr(config.rollouts, key) is not None
         },
+        "log_completions": config.log_completions,
+        "num_completions_to_print": config.num_completions_to_print,
     }
 
 

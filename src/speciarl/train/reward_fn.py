@@ -47,6 +47,45 @@ class GroupError(RuntimeError):
     """Rollouts of one image that do not form one whole group."""
 
 
+REQUIRED_COLUMNS = ("label", "sample_id")
+_TRL_ARGUMENTS = ("trainer_state", "log_metric", "log_extra")
+
+
+class MissingColumnsError(ValueError):
+    """The reward was called without the dataset columns it needs (``label``, ``sample_id``):
+    a user's own TRL script's first mistake."""
+
+
+def _required_columns(
+    completions: Sequence[Any],
+    label: Sequence[str] | None,
+    sample_id: Sequence[Any] | None,
+    others: dict[str, Any],
+) -> tuple[Sequence[str], list[str]]:
+    """``label`` and ``sample_id`` (as strings), one per completion, or a clear error."""
+    missing = [
+        name
+        for name, value in zip(REQUIRED_COLUMNS, (label, sample_id), strict=True)
+        if value is None
+    ]
+    if missing:
+        present = [name for name in REQUIRED_COLUMNS if name not in missing]
+        given = sorted([*present, *(name for name in others if name not in _TRL_ARGUMENTS)])
+        raise MissingColumnsError(
+            f"the SpeciaRL reward needs the dataset column(s) {', '.join(missing)}, and TRL "
+            f"passed only: {', '.join(given) or 'none'}. Give every row `label` (its true "
+            "class name) and `sample_id` (a string unique to the row), and keep "
+            "remove_unused_columns=False in GRPOConfig"
+        )
+    assert label is not None and sample_id is not None
+    if not len(completions) == len(label) == len(sample_id):
+        raise MissingColumnsError(
+            f"{len(completions)} completions but {len(label)} labels and {len(sample_id)} "
+            "sample ids: give one of each per completion"
+        )
+    return label, [str(sid) for sid in sample_id]
+
+
 class JudgeOutage(RuntimeError):
     """The judge left too many rollouts undecided for longer than ``judge.outage_timeout``."""
 
@@ -112,12 +151,13 @@ class SpeciaRLReward:
         completions: Sequence[Any],
         completion_ids: Sequence[Any] | None = None,
         *,
-        label: Sequence[str],
-        sample_id: Sequence[str],
+        label: Sequence[str] | None = None,
+        sample_id: Sequence[Any] | None = None,
         trainer_state: Any = None,
         log_metric: Callable[[str, float], None] | None = None,
         **columns: Any,
     ) -> list[float | None]:
+        label, sample_id = _required_columns(completions, label, sample_id, columns)
         step = trainer_state.global_step if trainer_state is not None else self.calls
         self.calls += 1
         texts = [_completion_text(completion) for completion in completions]

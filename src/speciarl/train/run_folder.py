@@ -40,6 +40,11 @@ RESUMABLE = frozenset(
         "save_steps",
         "report_to",
         "merge_adapter",
+        "log_completions",
+        "num_completions_to_print",
+        # How long to wait out a judge outage: a run stopped by one may resume with more patience.
+        "judge.max_undecided",
+        "judge.outage_timeout",
         # Where things are and how fast they run: addresses, paths, concurrency.
         "output_dir",
         "data.root",

@@ -76,34 +76,65 @@ def training_judge(config: TrainConfig, run_dir: Path) -> Any:
     """The cascade of the recipe: lexical, then (behind the cache) taxonomy and the LLM. Without
     a hierarchy (a user's dataset and no ``judge.hierarchy``) there is no taxonomy judge, and
     without an LLM either no cache: the lexical judge alone is never cached (the start-up check
-    stops such a run; see `speciarl.train.preflight.check_hierarchy`)."""
+    stops such a run; see `speciarl.train.preflight.check_hierarchy`). A relative SQLite cache
+    lies in the run folder."""
+    settings: JudgeSettings = config.judge
+    return cascade_judge(
+        judge_hierarchy(config),
+        endpoint=settings.endpoint,
+        model=settings.model,
+        prompt=settings.prompt,
+        concurrency=settings.concurrency,
+        batch_size=settings.batch_size,
+        max_words=config.reward.max_words,
+        max_chars=config.reward.max_chars,
+        cache=settings.cache,
+        cache_folder=run_dir,
+    )
+
+
+def cascade_judge(
+    hierarchy: Any,
+    *,
+    endpoint: str | None = None,
+    model: str | None = None,
+    prompt: str = "base",
+    concurrency: int = 64,
+    batch_size: int = 1,
+    max_words: int = 20,
+    max_chars: int = 200,
+    cache: str | Path | None = None,
+    cache_folder: Path | None = None,
+) -> Any:
+    """The training cascade from plain arguments (what :func:`training_judge` reads from a
+    recipe): lexical, then, behind the verdict cache, taxonomy (with a ``hierarchy``) and the
+    LLM judge (with both ``endpoint`` and ``model``). ``cache`` is a ``redis://``,
+    ``rediss://`` or ``unix://`` URL or a SQLite file, a relative one taken from
+    ``cache_folder`` (default: the working folder). With neither a hierarchy nor an LLM the
+    cache is left out with a warning: the lexical judge alone is never cached."""
     from speciarl.judges.factory import build_judge, open_cache
     from speciarl.judges.llm import LLMJudgeSettings
 
-    settings: JudgeSettings = config.judge
     llm = None
-    if settings.endpoint is not None and settings.model is not None:
+    if endpoint is not None and model is not None:
         llm = LLMJudgeSettings(
-            endpoint=settings.endpoint,
-            model=settings.model,
-            prompt=settings.prompt,
-            concurrency=settings.concurrency,
-            batch_size=settings.batch_size,
-            max_words=config.reward.max_words,
-            max_chars=config.reward.max_chars,
+            endpoint=endpoint,
+            model=model,
+            prompt=prompt,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            max_words=max_words,
+            max_chars=max_chars,
         )
-    hierarchy = judge_hierarchy(config)
-    cache = None
-    if settings.cache is not None and (hierarchy is not None or llm is not None):
-        if settings.cache.startswith(("redis://", "rediss://", "unix://")):
-            cache = open_cache(redis_url=settings.cache)
+    opened = None
+    if cache is not None and (hierarchy is not None or llm is not None):
+        if str(cache).startswith(("redis://", "rediss://", "unix://")):
+            opened = open_cache(redis_url=str(cache))
         else:
-            cache = open_cache(path=run_dir / settings.cache)
-    elif settings.cache is not None:
-        log.warning(
-            "judge.cache %s is not used: the lexical judge alone is never cached", settings.cache
-        )
-    return build_judge("cascade", hierarchy=hierarchy, llm=llm, cache=cache)
+            opened = open_cache(path=(cache_folder or Path()) / cache)
+    elif cache is not None:
+        log.warning("judge.cache %s is not used: the lexical judge alone is never cached", cache)
+    return build_judge("cascade", hierarchy=hierarchy, llm=llm, cache=opened)
 
 
 def judge_hierarchy(config: TrainConfig) -> Any:
