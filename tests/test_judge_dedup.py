@@ -96,6 +96,13 @@ def test_distinct_keeps_first_seen_order_and_maps_every_row():
 # --- speciarl judge ----------------------------------------------------------------------------
 
 
+def judge_command(pairs, out, server, kind, *extra):
+    """``speciarl judge`` of ``pairs`` into ``out`` with the scripted server as its LLM."""
+    arguments = ["--pairs", str(pairs), "--judge", kind, "--endpoint", server.base_url]
+    arguments += ["--model", MODEL, "--out", str(out), *extra]
+    return runner.invoke(app, ["judge", *arguments])
+
+
 @pytest.mark.parametrize(
     ("kind", "cached"),
     [("llm", False), ("llm", True), ("cascade", False), ("cascade", True)],
@@ -111,23 +118,7 @@ def test_judge_command_asks_each_distinct_pair_once(tmp_path, kind, cached):
     )
     extra = ["--cache", str(tmp_path / "verdicts.sqlite")] if cached else []
     with ScriptedOpenAIServer(rule_responder(verdict_for), models=[MODEL]) as server:
-        result = runner.invoke(
-            app,
-            [
-                "judge",
-                "--pairs",
-                str(pairs),
-                "--judge",
-                kind,
-                "--endpoint",
-                server.base_url,
-                "--model",
-                MODEL,
-                "--out",
-                str(out),
-                *extra,
-            ],
-        )
+        result = judge_command(pairs, out, server, kind, *extra)
     assert result.exit_code == 0, result.output
     assert len(server.requests) == 120
     assert sorted(sent_pairs(server)) == sorted(DISTINCT)
@@ -154,25 +145,8 @@ def test_judge_command_fills_batched_requests_with_distinct_pairs(tmp_path):
         "".join(json.dumps({"ground_truth": t, "prediction": p}) + "\n" for t, p in rows)
     )
     with ScriptedOpenAIServer(rule_responder(verdict_for), models=[MODEL]) as server:
-        result = runner.invoke(
-            app,
-            [
-                "judge",
-                "--pairs",
-                str(pairs),
-                "--judge",
-                "llm",
-                "--endpoint",
-                server.base_url,
-                "--model",
-                MODEL,
-                "--batch-size",
-                "4",
-                "--output-mode",
-                "json_schema",
-                "--out",
-                str(out),
-            ],
+        result = judge_command(
+            pairs, out, server, "llm", "--batch-size", "4", "--output-mode", "json_schema"
         )
     assert result.exit_code == 0, result.output
     assert len(server.requests) == math.ceil(120 / 4)

@@ -1,35 +1,15 @@
 """The recipe's ``log_completions`` key turns on TRL's own completions table."""
 
 import pandas as pd
-import yaml
 
 from speciarl.train.config import load_config
 from speciarl.train.grpo import plan, train_grpo
+from test_train_e2e import recipe as tiny_recipe
 
 
 def recipe(folder, model, **top_level):
-    content = {
-        "name": "tiny-completions",
-        "model": str(model),
-        "output_dir": str(folder / "run"),
-        "data": {"dataset": "synthetic", "subset": 24},
-        "judge": {"hierarchy": "synthetic"},
-        "optimizer": {
-            "images_per_step": 2,
-            "num_generations": 4,
-            "per_device_batch_size": 8,
-            "max_completion_length": 24,
-            "overlong_buffer": 8,
-            "max_steps": 1,
-        },
-        "lora": {"r": 4, "alpha": 8},
-        "report_to": [],
-        "save_steps": 1,
-        **top_level,
-    }
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump(content))
-    return path
+    """The end-to-end tests' tiny recipe, one step long."""
+    return tiny_recipe(folder, model, optimizer__max_steps=1, save_steps=1, **top_level)
 
 
 def grpo_config(path, *overrides):

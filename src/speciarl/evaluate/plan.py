@@ -7,6 +7,7 @@ typo in the fifth dataset's root stops the run before the first dataset is predi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,7 @@ class EvalPlan:
         if self.source not in SOURCES:
             raise ValueError(f"--source {self.source!r}: choose one of {', '.join(SOURCES)}")
         named: dict[str, str] = {}
-        for reference in self.datasets:
-            spec = _resolve(reference)
+        for reference, spec in self._specs.items():
             if self.split not in spec.splits:
                 raise ValueError(
                     f"--split {self.split}: {reference} has no such split "
@@ -98,6 +98,11 @@ class EvalPlan:
             named[spec.name] = reference
         if self.subset is not None and self.subset < 1:
             raise ValueError(f"--subset {self.subset}: give a positive number of images")
+
+    @cached_property
+    def _specs(self) -> dict[str, DatasetSpec]:
+        """Each reference resolved once: a user's folder is listed, a ``hub:`` set loaded."""
+        return {reference: _resolve(reference) for reference in self.datasets}
 
     def settings(self) -> dict[str, Any]:
         """What makes predictions comparable; batch size, root and dataset list do not."""
@@ -135,7 +140,7 @@ class EvalPlan:
         the user's own data is read from its reference."""
         from speciarl.data.subsets import take_subset
 
-        spec = _resolve(reference)
+        spec = self._specs[reference]
         name = reference
         root = Path(self.root) if self.root else None
         if spec.reference is not None:

@@ -1,9 +1,8 @@
 """Reading (ground truth, prediction) pairs from JSONL or CSV, and writing judgements as JSONL.
 
-Judgements can be written all at once (:func:`write_judgements`, atomic) or chunk by chunk as they
-arrive (:func:`append_rows`, each chunk one write then fsync), which makes a run resumable:
-:func:`finished_rows` reads back the rows a killed run left, after checking they belong to the
-same pairs.
+Judgements are written chunk by chunk as they arrive (:func:`append_rows`, each chunk one write
+then fsync), which makes a run resumable: :func:`finished_rows` reads back the rows a killed run
+left, after checking they belong to the same pairs.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from speciarl.answer import AnswerStatus, ParsedAnswer, has_answer_tags
-from speciarl.atomic import append_json_lines, atomic_write, exclusive_lock
+from speciarl.atomic import append_json_lines, exclusive_lock
 from speciarl.judges.base import Judgement, Pair
 from speciarl.verdict import Verdict
 
@@ -121,19 +120,6 @@ def judgement_rows(
         row["cached"] = judgement.cached
         rows.append(row)
     return rows
-
-
-def write_judgements(
-    path: str | Path,
-    records: Sequence[dict[str, Any]],
-    judgements: Sequence[Judgement],
-    answers: Sequence[ParsedAnswer] | None = None,
-) -> None:
-    """All rows of :func:`judgement_rows` at once, atomically: the old file or the new one."""
-    rows = judgement_rows(records, judgements, answers)
-    with atomic_write(path) as stream:
-        for row in rows:
-            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def append_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -252,43 +252,31 @@ def _check_split(data: DataSettings, asked: _Asked, findings: Findings) -> None:
                     "is read from its own files"
                 )
                 return
-        try:
-            samples = spec.load(split)
-            samples[0].image_bytes()
-        except (DatasetError, ImageReadError) as error:
-            findings.problems.append(f"{asked.dataset_key}: {error}")
+        root, blame, where = None, asked.dataset_key, f", as dataset {spec.name} ({spec.layout})"
+    else:
+        if data.source == "hub":
+            if spec.hub_id is None:
+                findings.problems.append(f"data.source hub: no Hub copy of {name} is known")
+            else:
+                findings.unverified.append(
+                    f"data: {name} {split} from the Hub copy {spec.hub_id} (loaded when "
+                    "training starts)"
+                )
             return
-        if asked.count is not None and asked.count > len(samples):
+        if spec.needs_root and data.root is None:
             findings.problems.append(
-                f"{asked.count_key}: {asked.count} images asked for, but {name} {split} has "
-                f"{len(samples)}"
+                f"data.root is not set: {name} is read from its folder or a folder holding it "
+                f"(`speciarl data fetch {name} --root DIR` downloads it)"
             )
             return
-        findings.checked.append(
-            f"data: {name} {split}, {len(samples)} images, as dataset {spec.name} ({spec.layout})"
-        )
-        return
-    if data.source == "hub":
-        if spec.hub_id is None:
-            findings.problems.append(f"data.source hub: no Hub copy of {name} is known")
-        else:
-            findings.unverified.append(
-                f"data: {name} {split} from the Hub copy {spec.hub_id} (loaded when training "
-                "starts)"
-            )
-        return
-    if spec.needs_root and data.root is None:
-        findings.problems.append(
-            f"data.root is not set: {name} is read from its folder or a folder holding it "
-            f"(`speciarl data fetch {name} --root DIR` downloads it)"
-        )
-        return
-    root = Path(data.root) if data.root is not None else None
+        root = Path(data.root) if data.root is not None else None
+        blame = f"data.root {data.root}"
+        where = f" under {data.root}" if spec.needs_root else ""
     try:
         samples = spec.load(split, root=root)
         samples[0].image_bytes()
     except (DatasetError, ImageReadError) as error:
-        findings.problems.append(f"data.root {data.root}: {error}")
+        findings.problems.append(f"{blame}: {error}")
         return
     if asked.count is not None and asked.count > len(samples):
         findings.problems.append(
@@ -296,7 +284,6 @@ def _check_split(data: DataSettings, asked: _Asked, findings: Findings) -> None:
             f"{len(samples)}"
         )
         return
-    where = f" under {data.root}" if spec.needs_root else ""
     findings.checked.append(f"data: {name} {split}, {len(samples)} images{where}")
 
 

@@ -10,7 +10,7 @@ large dataset is not held in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,19 +129,32 @@ def _items(
     return items
 
 
-def _image_column(features: Mapping[str, Any], named: str | None, where: str) -> str:
-    import datasets
-
-    columns = list(features)
+def _column(
+    features: Mapping[str, Any],
+    named: str | None,
+    kind: type,
+    candidates: Sequence[str],
+    what: str,
+    option: str,
+    where: str,
+) -> str:
+    """The column ``named`` by ``?option=``, else the one column with the ``kind`` feature,
+    else the first of the usual names (``candidates``) the table has."""
     if named is None:
-        found = feature_columns(features, datasets.Image)
+        found = feature_columns(features, kind)
         if len(found) > 1:
             raise DatasetError(
-                f"{where}: several image columns ({', '.join(found)}); name one with ?image=COL"
+                f"{where}: several {what} columns ({', '.join(found)}); name one with ?{option}=COL"
             )
         if found:
             return found[0]
-    column = pick_column(columns, named, IMAGE_COLUMNS, "image", "image", where)
+    return pick_column(list(features), named, candidates, option, option, where)
+
+
+def _image_column(features: Mapping[str, Any], named: str | None, where: str) -> str:
+    import datasets
+
+    column = _column(features, named, datasets.Image, IMAGE_COLUMNS, "image", "image", where)
     feature = features[column]
     is_path = isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")
     is_struct = isinstance(feature, Mapping) and ("bytes" in feature or "path" in feature)
@@ -156,17 +169,9 @@ def _image_column(features: Mapping[str, Any], named: str | None, where: str) ->
 def _label_column(features: Mapping[str, Any], named: str | None, where: str) -> str:
     import datasets
 
-    columns = list(features)
-    if named is None:
-        found = feature_columns(features, datasets.ClassLabel)
-        if len(found) > 1:
-            raise DatasetError(
-                f"{where}: several class label columns ({', '.join(found)}); name one with "
-                "?label=COL"
-            )
-        if found:
-            return found[0]
-    column = pick_column(columns, named, LABEL_COLUMNS, "label", "label", where)
+    column = _column(
+        features, named, datasets.ClassLabel, LABEL_COLUMNS, "class label", "label", where
+    )
     feature = features[column]
     is_text = isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")
     if not (isinstance(feature, datasets.ClassLabel) or is_text):
