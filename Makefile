@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint redis-server
+.PHONY: demo test lint redis-server chromium
 
 demo: $(STAMP)
 	$(VENV)/bin/speciarl demo --out runs/demo
 
-test: $(STAMP) redis-server
+test: $(STAMP) redis-server chromium
 	$(VENV)/bin/python -m pytest -q
 
 lint: $(STAMP)
@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet $(TORCH)
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev,train]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev,train,verl-cpu]'
+	$(VENV)/bin/python -m pip install --quiet --no-deps verl==0.9.1  # pins transformers<5.11: deps via verl-cpu
 	touch $(STAMP)
 
 # The Redis cache's tests start their own throwaway server; install Debian's if it is missing.
@@ -33,3 +34,10 @@ redis-server:
 	@command -v redis-server >/dev/null || (apt-get update -qq \
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		redis-server >/dev/null)
+
+# The HTML pages' tests (tests/test_html_pages.py) load them in headless Chromium; install
+# Debian's if it is missing.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium >/dev/null)

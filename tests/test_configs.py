@@ -47,8 +47,13 @@ GPU_RECIPES = {
     "cub_dapo",
     "cub_dr_grpo_binary",
     "cub_dapo_binary",
+    "cub_dapo_ds",
+    "cub_dapo_binary_ds",
     "own_data",
 }
+OTHER_POLICY_RECIPES = {"qwen3vl8b_speciarl"}
+"""The main run on another architecture (README, "Supported architectures"), not the paper's."""
+ALL_RECIPES = GPU_RECIPES | CPU_RECIPES | OTHER_POLICY_RECIPES
 JUDGE_MODEL = "Qwen/Qwen3-30B-A3B-Instruct-2507"
 ACCELERATE_CONFIGS = {"single_gpu", "multi_gpu_ddp", "deepspeed_zero3", "fsdp", "multi_node_zero3"}
 
@@ -70,11 +75,11 @@ def recipe(name: str) -> TrainConfig:
 
 
 def test_the_recipes_are_exactly_the_papers_experiments():
-    assert {path.stem for path in CONFIGS.glob("*.yaml")} == GPU_RECIPES | CPU_RECIPES
+    assert {path.stem for path in CONFIGS.glob("*.yaml")} == ALL_RECIPES
     assert not list(CONFIGS.glob("*.yml"))
 
 
-@pytest.mark.parametrize("name", sorted(GPU_RECIPES | CPU_RECIPES))
+@pytest.mark.parametrize("name", sorted(ALL_RECIPES))
 def test_recipe_loads_validates_and_names_its_run(name):
     config = recipe(name)
     assert config.validate() is config
@@ -82,7 +87,7 @@ def test_recipe_loads_validates_and_names_its_run(name):
     assert config.output_dir == f"runs/{name}"
 
 
-@pytest.mark.parametrize("name", sorted(GPU_RECIPES | CPU_RECIPES))
+@pytest.mark.parametrize("name", sorted(ALL_RECIPES))
 def test_recipe_starts_with_a_comment_saying_what_it_reproduces(name):
     first = (CONFIGS / f"{name}.yaml").read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# ") and len(first) > 20
@@ -95,14 +100,14 @@ def _default(path: str) -> Any:
     return node
 
 
-@pytest.mark.parametrize("name", sorted(GPU_RECIPES | CPU_RECIPES))
+@pytest.mark.parametrize("name", sorted(ALL_RECIPES))
 def test_recipe_states_only_what_differs_from_the_defaults(name):
     content = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text(encoding="utf-8"))
     same = [key for key, value in dotted_settings(content).items() if value == _default(key)]
     assert not same, f"{name} repeats defaults: {same}"
 
 
-@pytest.mark.parametrize("name", sorted((GPU_RECIPES | CPU_RECIPES) - OWN_DATA_RECIPES))
+@pytest.mark.parametrize("name", sorted(ALL_RECIPES - OWN_DATA_RECIPES))
 def test_recipe_data_and_hierarchy_exist(name):
     config = recipe(name)
     if config.data.parts:
@@ -159,7 +164,7 @@ def test_gpu_recipe_batches_fit_every_launch_config(name, world_size):
     )
 
 
-@pytest.mark.parametrize("name", sorted(GPU_RECIPES | CPU_RECIPES))
+@pytest.mark.parametrize("name", sorted(ALL_RECIPES))
 def test_a_micro_batch_holds_whole_groups(name):
     optimizer = recipe(name).optimizer
     assert optimizer.per_device_batch_size % optimizer.num_generations == 0
@@ -169,7 +174,7 @@ def test_synthetic_tiny_runs_on_one_process():
     assert recipe("synthetic_tiny").gradient_accumulation(1) == 1
 
 
-@pytest.mark.parametrize("name", sorted(GPU_RECIPES))
+@pytest.mark.parametrize("name", sorted(GPU_RECIPES | OTHER_POLICY_RECIPES))
 def test_the_documented_command_line_overrides_apply(name):
     config = load_config(CONFIGS / f"{name}.yaml", DOC_OVERRIDES)
     assert config.judge.cache == "redis://10.0.0.2:6379/0"
@@ -239,10 +244,34 @@ def _run(name: str) -> dict[str, Any]:
         ("cub_dapo", {"optimizer.preset": "dapo"}),
         ("cub_dr_grpo_binary", {"optimizer.preset": "dr_grpo", "reward.scheme": "binary"}),
         ("cub_dapo_binary", {"optimizer.preset": "dapo", "reward.scheme": "binary"}),
+        (
+            "cub_dapo_ds",
+            {
+                "optimizer.preset": "dapo",
+                "optimizer.dynamic_sampling": True,
+                "optimizer.generation_batch_size": 768,
+            },
+        ),
+        (
+            "cub_dapo_binary_ds",
+            {
+                "optimizer.preset": "dapo",
+                "reward.scheme": "binary",
+                "optimizer.dynamic_sampling": True,
+                "optimizer.generation_batch_size": 768,
+            },
+        ),
     ],
 )
 def test_each_ablation_changes_only_its_own_settings(name, changes):
     assert _differences(name) == {**_run(name), **changes}
+
+
+def test_the_second_architecture_recipe_changes_only_the_model():
+    assert _differences("qwen3vl8b_speciarl") == {
+        **_run("qwen3vl8b_speciarl"),
+        "model": "Qwen/Qwen3-VL-8B-Instruct",
+    }
 
 
 def test_size_ablation_steps_never_need_more_images_than_the_set_holds():

@@ -100,6 +100,19 @@ def test_rollouts_are_logged_to_the_run_folder(judge, tmp_path):
     assert first["answer"] == "striped red circle" and first["verdict"] == "specific"
     assert first["judge"] == "lexical" and first["c_star"] == "specific" and first["reward"] == 1.0
     assert rows[1]["verdict"] == "less specific" and rows[1]["judge"] == "taxonomy"
+    assert "round" not in first  # only dynamic sampling's rounds are numbered
+
+
+def test_a_generation_round_set_by_the_trainer_is_logged_with_each_record(judge, tmp_path):
+    log = RolloutLog(tmp_path)
+    reward = SpeciaRLReward(
+        judge, RewardSettings(), num_generations=4, prompt_name="general", rollout_log=log
+    )
+    for generation_round in (1, 2, None):
+        reward.generation_round = generation_round
+        call(reward, batch())
+    rows = [json.loads(line) for line in (tmp_path / "rollouts" / "rank0.jsonl").open()]
+    assert [row.get("round") for row in rows] == [1] * 12 + [2] * 12 + [None] * 12
 
 
 def test_two_real_processes_gather_split_groups(tmp_path):

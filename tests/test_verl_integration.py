@@ -334,8 +334,9 @@ def test_reward_config_per_verl_layout():
     assert "reward_model.use_reward_loop" not in verl.verl_reward_config("0.6", rollout_n=5)
     assert verl.verl_reward_config("0.6", rollout_n=5)["actor_rollout_ref.rollout.n"] == 5
 
-    current = verl.verl_reward_config("0.9")
-    assert current["reward.custom_reward_function.name"] == "compute_score"
+    current = verl.verl_reward_config("0.9")  # verl >= 0.7.1: levels, then the estimator
+    assert current["reward.custom_reward_function.name"] == "compute_score_level"
+    assert current["algorithm.adv_estimator"] == "speciarl"
     assert not any(key.startswith(("custom_reward_function", "reward_model")) for key in current)
 
     overrides = verl.verl_overrides(legacy)

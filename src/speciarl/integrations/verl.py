@@ -2,25 +2,26 @@
 
 verl imports a custom reward function from a file path (``custom_reward_function.path`` and
 ``.name`` in its config), so this module imports nothing from verl and takes its judge settings
-from environment variables. Two entry points:
+from environment variables. Which hook trains SpeciaRL depends on the verl version (see
+:func:`verl_layout` and ``docs/verl.md``):
 
-* :func:`compute_score_batch` is for verl's **batch** reward manager, which calls it once per
-  training batch with lists of every rollout's data source, decoded response, ground truth and
-  ``extra_info``. It groups the rollouts of one image by a key read from ``extra_info`` (see
-  :data:`GROUP_KEYS`) and returns the SpeciaRL group reward, or any scheme of
-  :data:`speciarl.reward.SCHEMES`. This is the only way to train SpeciaRL itself with verl: the
-  reward of a rollout depends on the best verdict of its group.
-* :func:`compute_score` is verl's per-rollout hook (the signature of verl's own
-  ``default_compute_score``). It sees one rollout and never its group, so it offers only the
-  static schemes (``binary`` by default, the paper's RFT baseline).
+* verl 0.6.x and 0.7.0 have a **batch** reward manager, which calls :func:`compute_score_batch`
+  once per training batch with lists of every rollout's data source, decoded response, ground
+  truth and ``extra_info``. It groups the rollouts of one image by a key read from
+  ``extra_info`` (see :data:`GROUP_KEYS`) and returns the SpeciaRL group reward, or any scheme
+  of :data:`speciarl.reward.SCHEMES`.
+* verl 0.7.1 and later score each rollout alone (the batch manager is unreachable), so the
+  group step moves into an advantage estimator: :func:`compute_score_level` scores one rollout
+  with its verdict's level (:func:`level_score`), and
+  :mod:`speciarl.integrations.verl_estimator`, registered in verl as ``speciarl``, turns the
+  levels of each prompt's rollouts into SpeciaRL rewards and GRPO advantages.
+* :func:`compute_score` is verl's plain per-rollout hook (the signature of verl's own
+  ``default_compute_score``) with a static scheme (``binary`` by default, the paper's RFT
+  baseline), for any verl version.
 
-verl's batch reward manager exists and is reachable up to verl 0.7 (in 0.7 only with
-``reward_model.use_reward_loop=False``). From verl 0.9 rewards are computed one rollout at a
-time by reward-loop workers, whose registry has no ``batch`` manager, so on verl 0.9 only
-:func:`compute_score` applies. ``docs/verl.md`` gives the configuration keys of each version and
-where they were checked; :func:`verl_reward_config` returns them. The training rows these
-hooks read are defined in :mod:`speciarl.data.verl_rows` (``speciarl data build --layout verl``
-writes them); :func:`verl_row_fields` is re-exported here.
+:func:`verl_reward_config` returns the configuration keys of each layout. The training rows
+these hooks read are defined in :mod:`speciarl.data.verl_rows` (``speciarl data build --layout
+verl`` writes them); :func:`verl_row_fields` is re-exported here.
 
 Settings (read at every call; the judge is rebuilt when they change):
 
@@ -30,7 +31,8 @@ Settings (read at every call; the judge is rebuilt when they change):
 ``SPECIARL_JUDGE_MODEL``        judge model id, as the server names it
 ``SPECIARL_JUDGE_PROMPT``       judge prompt name (default ``base``)
 ``SPECIARL_CACHE``              SQLite cache file, or a ``redis://``/``rediss://``/``unix://`` URL
-``SPECIARL_REWARD_SCHEME``      scheme of :func:`compute_score_batch` (default ``speciarl``)
+``SPECIARL_REWARD_SCHEME``      scheme of :func:`compute_score_batch` and of the verl estimator
+                                (default ``speciarl``)
 ``SPECIARL_VERL_SCHEME``        static scheme of :func:`compute_score` (default ``binary``)
 ==============================  ==================================================================
 
@@ -38,7 +40,7 @@ Settings (read at every call; the judge is rebuilt when they change):
 elsewhere in SpeciaRL. The judge is the cascade (lexical, then taxonomy with a hierarchy, then
 the LLM with an endpoint), built once per process and shared by its threads. An answer without
 one well-formed ``<answer>`` tag gets -1 and is never judged; a pair no judge could decide
-gets 0.
+gets 0 (:func:`compute_score_level` gives each its own level instead).
 """
 
 from __future__ import annotations
@@ -51,10 +53,13 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from packaging.version import InvalidVersion, Version
+
 from speciarl.data.verl_rows import verl_row_fields as verl_row_fields  # the rows verl reads
 from speciarl.judges.base import Judge
 from speciarl.reward import SCHEMES, SPECIARL, SPECIARL_SINGLE, STATIC_SCHEMES
-from speciarl.rollouts import score_rollouts
+from speciarl.rollouts import judge_rollouts, score_rollouts
+from speciarl.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +221,8 @@ def compute_score(
     The scheme is ``extra_info["speciarl_scheme"]``, else a ``scheme`` keyword (verl passes
     ``custom_reward_function.reward_kwargs`` as keywords), else ``$SPECIARL_VERL_SCHEME``, else
     ``binary``. The SpeciaRL group reward cannot be computed here, since one rollout says nothing
-    about its group; use :func:`compute_score_batch` with verl's batch reward manager. Other
+    about its group; use :func:`compute_score_level` with the ``speciarl`` estimator, or
+    :func:`compute_score_batch` with verl's batch reward manager. Other
     keywords verl passes (a reward-model router address, say) are ignored.
     """
     scheme = _sample_scheme(extra_info, kwargs.get("scheme"))
@@ -247,7 +253,7 @@ def compute_score_batch(
         )
     if count == 0:
         return []
-    scheme = _batch_scheme(kwargs.get("scheme"))
+    scheme = reward_scheme(kwargs.get("scheme"))
     groups = [_group_key(data_sources[i], extra_infos[i], i) for i in range(count)]
     _check_group_sizes(groups, scheme)
     scored = score_rollouts(
@@ -271,8 +277,10 @@ def _sample_scheme(extra_info: Mapping[str, Any] | None, keyword: Any) -> str:
     if scheme in (SPECIARL, SPECIARL_SINGLE):
         raise ValueError(
             f"the {scheme!r} reward depends on the whole group of rollouts of an image, which "
-            "verl's per-rollout compute_score never sees; use compute_score_batch with "
-            "reward_model.reward_manager=batch (see docs/verl.md), or a static scheme: "
+            "verl's per-rollout compute_score never sees; use compute_score_level with "
+            "algorithm.adv_estimator=speciarl (verl >= 0.7.1) or compute_score_batch with "
+            "reward_model.reward_manager=batch (verl <= 0.7.0; see docs/verl.md), or a static "
+            "scheme: "
             f"{', '.join(STATIC_SCHEMES)}"
         )
     if scheme not in STATIC_SCHEMES:
@@ -283,7 +291,9 @@ def _sample_scheme(extra_info: Mapping[str, Any] | None, keyword: Any) -> str:
     return str(scheme)
 
 
-def _batch_scheme(keyword: Any) -> str:
+def reward_scheme(keyword: Any) -> str:
+    """The group-reward scheme: ``keyword`` (a call's or config's), else
+    ``$SPECIARL_REWARD_SCHEME``, else ``speciarl``; shared by the batch hook and the estimator."""
     scheme = keyword
     if scheme is None:
         scheme = os.environ.get(ENV_REWARD_SCHEME, "").strip() or DEFAULT_BATCH_SCHEME
@@ -343,10 +353,159 @@ def _ground_truth(value: Any, index: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# verl >= 0.7.1: the verdict's level as the score, for the ``speciarl`` advantage estimator.
+
+LEVEL_STRIDE = 10.0
+"""Distance between two level scores.
+
+A rollout's score is ``LEVEL_STRIDE * level``: levels 0 to 5 are the verdicts ``wrong`` to
+``more specific`` (:attr:`speciarl.verdict.Verdict.rank`), :data:`UNDECIDED_LEVEL` a pair no
+judge could decide and :data:`FORMAT_FAILURE_LEVEL` an answer that broke the format. verl may add
+a penalty of its own to the score before the estimator reads it (the DAPO reward manager's
+overlong penalty, at most ``penalty_factor`` below zero); the stride keeps the level readable
+under any penalty smaller than half of it, and the estimator adds the penalty to the reward.
+"""
+
+UNDECIDED_LEVEL = -1
+FORMAT_FAILURE_LEVEL = -2
+
+LEVEL_KEY = "speciarl_level"
+"""``reward_extra_info`` key of a rollout's level, kept with the rollout's other metrics."""
+
+REWARD_CLASS_KEY = "speciarl_reward_class"
+"""``reward_extra_info`` key for DAPO's group filter (``algorithm.filter_groups.metric``).
+
+The class is the level with ``more specific`` merged into ``specific`` and an undecided pair
+into ``wrong``. The rollouts of a group share one class exactly when their ``speciarl``
+rewards are equal (with the default format penalty): equal ``specific``/``more specific``
+verdicts all reach c*, equal ``wrong``/undecided ones all miss it, other equal levels all are
+c*; and where two classes differ, the best rollout earns 1 and the worse one 0 or -1. So the
+filter evicts exactly the groups whose GRPO advantages are all zero. (Under ``speciarl-single``
+equal verdicts still give one rollout 1, so the estimator refuses the filter with that scheme.)
+"""
+
+_LEVEL_TOLERANCE = 1e-3  # float32 rounding of a level score near 50
+
+
+class LevelOutcome(NamedTuple):
+    """What a level score says about one rollout, read back by the estimator.
+
+    ``penalty`` is what verl added to the score after :func:`compute_score_level` (zero or
+    negative: DAPO's overlong penalty); the estimator adds it to the rollout's reward.
+    """
+
+    verdict: Verdict | None
+    formatted: bool
+    penalty: float
+
+
+_VERDICT_BY_LEVEL = {verdict.rank: verdict for verdict in Verdict}
+
+
+def rollout_level(verdict: Verdict | None, formatted: bool) -> int:
+    """The level of one rollout: its verdict's rank, or the undecided or format-failure level."""
+    if not formatted:
+        return FORMAT_FAILURE_LEVEL
+    return UNDECIDED_LEVEL if verdict is None else verdict.rank
+
+
+def level_score(verdict: Verdict | None, formatted: bool) -> float:
+    """The score :func:`compute_score_level` gives a rollout (see :data:`LEVEL_STRIDE`)."""
+    return LEVEL_STRIDE * rollout_level(verdict, formatted)
+
+
+def reward_class(verdict: Verdict | None, formatted: bool) -> int:
+    """The rollout's class for DAPO's group filter (see :data:`REWARD_CLASS_KEY`)."""
+    if formatted and verdict is None:
+        return Verdict.WRONG.rank
+    if verdict is Verdict.MORE_SPECIFIC:
+        return Verdict.SPECIFIC.rank
+    return rollout_level(verdict, formatted)
+
+
+def read_level_score(score: float, row: int) -> LevelOutcome:
+    """Undo :func:`level_score` (plus any penalty verl added); ``row`` names the rollout in errors.
+
+    A score that no level explains raises: it means verl's reward function was not
+    :func:`compute_score_level`, or that a reward was added on top of it (a KL penalty in the
+    reward, a positive shaping term), which would corrupt the group reward.
+    """
+    level = round(score / LEVEL_STRIDE)
+    penalty = score - LEVEL_STRIDE * level
+    valid = level in _VERDICT_BY_LEVEL or level in (UNDECIDED_LEVEL, FORMAT_FAILURE_LEVEL)
+    if not valid or penalty > _LEVEL_TOLERANCE:
+        raise ValueError(
+            f"rollout {row} has score {score!r}, which is no SpeciaRL level score (a multiple of "
+            f"{LEVEL_STRIDE:g} from {LEVEL_STRIDE * FORMAT_FAILURE_LEVEL:g} to "
+            f"{LEVEL_STRIDE * Verdict.MORE_SPECIFIC.rank:g}, minus at most "
+            f"{LEVEL_STRIDE / 2:g} of penalty). The speciarl advantage estimator needs "
+            "reward.custom_reward_function.name=compute_score_level and "
+            "algorithm.use_kl_in_reward=False (see docs/verl.md)"
+        )
+    if level == FORMAT_FAILURE_LEVEL:
+        return LevelOutcome(None, False, min(penalty, 0.0))
+    return LevelOutcome(_VERDICT_BY_LEVEL.get(level), True, min(penalty, 0.0))
+
+
+def compute_score_level(
+    data_source: Any,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """One rollout's verdict level as its score: verl's per-rollout hook for the estimator.
+
+    Returns verl's result dict: ``score`` is :func:`level_score`; :data:`LEVEL_KEY` and
+    :data:`REWARD_CLASS_KEY` go to ``reward_extra_info``. The score is no reward: train with
+    ``algorithm.adv_estimator=speciarl``, which computes the group reward from the levels.
+    Keywords verl passes (a reward-model router address, say) are ignored.
+    """
+    truth = _ground_truth(ground_truth, 0)
+    [(answer, judgement)] = judge_rollouts([_solution(solution_str, 0)], [truth], get_judge())
+    verdict = judgement.verdict if answer.formatted else None
+    return {
+        "score": level_score(verdict, answer.formatted),
+        LEVEL_KEY: float(rollout_level(verdict, answer.formatted)),
+        REWARD_CLASS_KEY: float(reward_class(verdict, answer.formatted)),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
 # Configuration.
 
 VERL_LAYOUTS = ("0.6", "0.7", "0.9")
 """verl configuration layouts :func:`verl_reward_config` knows (see ``docs/verl.md``)."""
+
+LAST_BATCH_REWARD_VERSION = (0, 7, 0)
+"""The last verl release whose batch reward manager is reachable. From 0.7.1 on, rewards are
+computed one rollout at a time (verl PRs #5237 and #5255), so SpeciaRL's group step runs in the
+``speciarl`` advantage estimator instead."""
+
+ESTIMATOR_NAME = "speciarl"
+"""The name :mod:`speciarl.integrations.verl_estimator` registers (``algorithm.adv_estimator``)."""
+
+
+def verl_layout(version: str) -> str:
+    """The layout of :data:`VERL_LAYOUTS` for a verl release such as ``"0.9.1"``.
+
+    ``0.6`` and ``0.7`` (up to :data:`LAST_BATCH_REWARD_VERSION`) train SpeciaRL through the
+    batch reward manager; every later release takes the ``0.9`` layout, the estimator.
+    """
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        parsed = None
+    if parsed is None or len(parsed.release) < 3:
+        raise ValueError(f"not a verl release number: {version!r} (expected e.g. '0.9.1')")
+    release = parsed.release[:3]
+    if release < (0, 6, 0):
+        raise ValueError(f"verl {version} is older than 0.6, which SpeciaRL was never checked on")
+    if release < (0, 7, 0):
+        return "0.6"
+    if release <= LAST_BATCH_REWARD_VERSION:
+        return "0.7"
+    return "0.9"
 
 
 def verl_reward_config(layout: str = "0.7", *, rollout_n: int = 10) -> dict[str, Any]:
@@ -354,8 +513,9 @@ def verl_reward_config(layout: str = "0.7", *, rollout_n: int = 10) -> dict[str,
 
     ``0.6`` and ``0.7`` use the batch reward manager and :func:`compute_score_batch` (the
     SpeciaRL group reward); ``0.7`` must also turn off verl's reward loop, or rewards are
-    computed per rollout during generation and the batch manager is never called. ``0.9`` has
-    no batch manager: it wires :func:`compute_score`, a static scheme only.
+    computed per rollout during generation and the batch manager is never called. ``0.9``
+    (every release after 0.7.0: :func:`verl_layout`) scores each rollout's level with
+    :func:`compute_score_level` and computes the group reward in the ``speciarl`` estimator.
     """
     if layout not in VERL_LAYOUTS:
         raise ValueError(f"unknown verl layout {layout!r}; choose one of {', '.join(VERL_LAYOUTS)}")
@@ -366,8 +526,9 @@ def verl_reward_config(layout: str = "0.7", *, rollout_n: int = 10) -> dict[str,
     if layout == "0.9":
         config = {
             "reward.custom_reward_function.path": path,
-            "reward.custom_reward_function.name": "compute_score",
+            "reward.custom_reward_function.name": "compute_score_level",
             "reward.reward_manager.name": "naive",
+            "algorithm.adv_estimator": ESTIMATOR_NAME,
         }
     else:
         config = {
@@ -377,9 +538,9 @@ def verl_reward_config(layout: str = "0.7", *, rollout_n: int = 10) -> dict[str,
         }
         if layout == "0.7":
             config["reward_model.use_reward_loop"] = False
+        config["algorithm.adv_estimator"] = "grpo"
     config.update(
         {
-            "algorithm.adv_estimator": "grpo",
             "algorithm.norm_adv_by_std_in_grpo": True,
             "algorithm.use_kl_in_reward": False,
             "actor_rollout_ref.rollout.n": rollout_n,

@@ -117,6 +117,75 @@ class OptimizerSettings:
     max_completion_length: int = 2048
     overlong_buffer: int = 512
     """DAPO's soft overlong penalty starts this many tokens before the limit."""
+    dynamic_sampling: bool = False
+    """DAPO's dynamic sampling (:mod:`speciarl.train.dynamic_sampling`): drop every group whose
+    decided rollouts all got the same summed reward (it carries no gradient) and generate more
+    groups until each process holds its share of ``images_per_step`` groups with signal."""
+    max_generation_batches: int = 10
+    """With ``dynamic_sampling``, the most generation rounds one step makes (the step's own
+    batch counts as the first); a step that reaches it trains on the groups it kept, the
+    shortfall filled with dropped groups masked out of the loss (and a warning)."""
+    generation_batch_size: int | None = None
+    """With ``dynamic_sampling``, images generated per round (each with ``num_generations``
+    rollouts), at least ``images_per_step``; ``null``: ``images_per_step``. The DAPO release
+    generates 768 images per round for a training batch of 256. A round holds all its rollouts
+    in memory at once."""
+
+    def __post_init__(self) -> None:
+        if self.max_generation_batches < 1:
+            raise ConfigError(
+                "optimizer.max_generation_batches must be at least 1, got "
+                f"{self.max_generation_batches}"
+            )
+        generation = self.generation_batch_size
+        if generation is not None and generation < self.images_per_step:
+            raise ConfigError(
+                f"optimizer.generation_batch_size ({generation} images per generation round) "
+                f"must be at least optimizer.images_per_step ({self.images_per_step}): the "
+                "first round generates the step's own batch"
+            )
+        if not self.dynamic_sampling:
+            defaults = {entry.name: entry.default for entry in dataclasses.fields(self)}
+            changed = [
+                key
+                for key in ("max_generation_batches", "generation_batch_size")
+                if getattr(self, key) != defaults[key]
+            ]
+            if changed:
+                raise ConfigError(
+                    f"optimizer.{changed[0]} applies only with optimizer.dynamic_sampling: "
+                    "true; set dynamic_sampling or drop the key"
+                )
+
+    @property
+    def images_per_generation_round(self) -> int:
+        """Images one dynamic-sampling round generates (``generation_batch_size`` or the
+        step's own ``images_per_step``)."""
+        return self.generation_batch_size or self.images_per_step
+
+    def dynamic_sampling_problem(self, world_size: int) -> str | None:
+        """Why dynamic sampling cannot split its rounds over ``world_size`` processes; else
+        None. Groups never move between processes, so each must generate and keep whole
+        groups, and every round must give each process as many rows (TRL gathers rewards)."""
+        if not self.dynamic_sampling or world_size == 1:
+            return None
+        if self.images_per_step % world_size:
+            share = self.images_per_step * self.num_generations / world_size
+            return (
+                f"with optimizer.dynamic_sampling each process must hold whole groups, but "
+                f"optimizer.images_per_step {self.images_per_step} x {self.num_generations} "
+                f"rollouts over {world_size} processes gives each {share:g} completions, not a "
+                f"multiple of num_generations {self.num_generations}: change "
+                f"optimizer.images_per_step to a multiple of {world_size} (and "
+                "optimizer.per_device_batch_size so that it still divides each process's share)"
+            )
+        if self.images_per_generation_round % world_size:
+            return (
+                f"optimizer.generation_batch_size {self.images_per_generation_round} must be a "
+                f"multiple of the {world_size} processes: each generates the same number of "
+                "whole groups per round"
+            )
+        return None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ def plan(config: TrainConfig, world_size: int | None = None) -> TrainingPlan:
     without loading anything; a batch that does not divide raises a ConfigError."""
     world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
     accumulation = config.gradient_accumulation(world)
+    sampling = config.optimizer.dynamic_sampling_problem(world)
+    if sampling is not None:
+        raise ConfigError(sampling)
     return TrainingPlan(
         run_dir=Path(config.output_dir),
         world_size=world,
@@ -126,7 +129,22 @@ def describe_plan(config: TrainConfig, steps: TrainingPlan) -> list[str]:
         f"{steps.gradient_accumulation} x per_device_batch_size {optimizer.per_device_batch_size}",
         f"LLM judge: {config.judge.model or 'none'}; cache: {config.judge.cache or 'none'}",
         f"rollouts: {describe_rollouts(config)}",
+        f"dynamic sampling: {describe_dynamic_sampling(config, steps)}",
     ]
+
+
+def describe_dynamic_sampling(config: TrainConfig, steps: TrainingPlan) -> str:
+    """Whether groups without signal are dropped and regenerated, and at what cost in rounds."""
+    optimizer = config.optimizer
+    if not optimizer.dynamic_sampling:
+        return "off (every generated group is trained on)"
+    images = optimizer.images_per_generation_round
+    held = images * optimizer.num_generations // steps.world_size
+    return (
+        f"on; at most {optimizer.max_generation_batches} generation batches of {images} images "
+        f"x {optimizer.num_generations} rollouts per step ({held} rollouts per process per "
+        "batch, held at once beside the step's kept groups)"
+    )
 
 
 def describe_rollouts(config: TrainConfig) -> str:
@@ -209,7 +227,6 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
     """
     from trl import GRPOConfig
 
-    from speciarl.train.masked_trainer import MaskedGRPOTrainer
     from speciarl.train.run_folder import start_run
 
     check_launch()
@@ -240,13 +257,14 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
         from speciarl.policy.image_budget import fit_images
 
         dataset = fit_images(dataset, processor)
-    trainer = MaskedGRPOTrainer(
+    trainer = grpo_trainer(
+        config,
         model=model,
         reward_funcs=reward_functions(config, judge, run_dir),
         args=arguments,
         train_dataset=dataset,
         processing_class=processor,
-        peft_config=lora_config(config.lora),
+        peft_config=lora_config(config.lora, model),
     )
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -255,6 +273,23 @@ def train_grpo(config: TrainConfig, *, resume: bool = False, overwrite: bool = F
     return save_outputs(
         trainer, processor, run_dir, merge=config.merge_adapter, adapter=config.lora is not None
     )
+
+
+def grpo_trainer(config: TrainConfig, **arguments: Any) -> Any:
+    """The trainer for this recipe: :class:`MaskedGRPOTrainer`, or with
+    ``optimizer.dynamic_sampling`` its dynamic-sampling subclass."""
+    optimizer = config.optimizer
+    if optimizer.dynamic_sampling:
+        from speciarl.train.dynamic_sampling import DynamicSamplingGRPOTrainer
+
+        return DynamicSamplingGRPOTrainer(
+            images_per_round=optimizer.images_per_generation_round,
+            max_generation_batches=optimizer.max_generation_batches,
+            **arguments,
+        )
+    from speciarl.train.masked_trainer import MaskedGRPOTrainer
+
+    return MaskedGRPOTrainer(**arguments)
 
 
 def close_caches(judge: Any) -> None:

@@ -98,6 +98,17 @@ class MaskedGRPOTrainer(GRPOTrainer):
         ]
         self._handed_over: tuple[torch.Tensor, torch.Tensor] | None = None
 
+    def _get_per_token_logps_and_entropies(self, *args, batch_num_images=None, **kwargs):  # type: ignore[no-untyped-def]
+        """TRL 1.16 forwards every processor output here, but has no parameter for
+        LLaVA-OneVision's ``batch_num_images``; the model reads a missing one as one image per
+        prompt, which every speciarl prompt holds, so it is checked and left out."""
+        if batch_num_images is not None and any(int(n) != 1 for n in batch_num_images):
+            raise ValueError(
+                "every prompt must hold exactly one image; the processor counted "
+                f"{batch_num_images}"
+            )
+        return super()._get_per_token_logps_and_entropies(*args, **kwargs)
+
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
         """TRL's gathered rewards, with every masked rollout's whole row set to NaN."""
         rewards_per_func = super()._calculate_rewards(

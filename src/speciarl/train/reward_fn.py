@@ -103,7 +103,8 @@ class SpeciaRLReward:
     """``reward_funcs=[SpeciaRLReward(...)]`` for TRL's ``GRPOTrainer``.
 
     ``gather`` returns every process's payload in rank order (by default through
-    ``torch.distributed``); ``rollout_log`` receives one record per local rollout and step.
+    ``torch.distributed``); ``rollout_log`` receives one record per local rollout and step
+    (and generation round, under dynamic sampling: :attr:`generation_round`).
     TRL logs the reward under this object's ``__name__``, the scheme's name
     (``rewards/binary/mean``), so runs of different schemes say which reward they logged.
 
@@ -115,6 +116,11 @@ class SpeciaRLReward:
     """
 
     masks_undecided = True
+    generation_round: int | None = None
+    """Set by :class:`~speciarl.train.dynamic_sampling.DynamicSamplingGRPOTrainer` before each
+    generation round of a step (1-based) and logged as each record's ``round``: a step may
+    score several rounds, and one image may appear in two. ``None`` (one round per step, or a
+    user's own TRL script): records carry no ``round``."""
 
     def __init__(
         self,
@@ -185,7 +191,15 @@ class SpeciaRLReward:
                 dataclasses.replace(reward, reward=None) if hidden else reward  # type: ignore[arg-type]
                 for reward, hidden in zip(mine, masked, strict=True)
             ]
-            self.rollout_log.write(step, self.prompt_name, sample_id, texts, judged, logged)
+            self.rollout_log.write(
+                step,
+                self.prompt_name,
+                sample_id,
+                texts,
+                judged,
+                logged,
+                generation_round=self.generation_round,
+            )
         return [
             None if hidden else reward.reward for reward, hidden in zip(mine, masked, strict=True)
         ]

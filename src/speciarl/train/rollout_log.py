@@ -4,6 +4,9 @@ The reward function writes it (:class:`RolloutLog`); ``--resume`` trims it
 (:func:`trim_to_checkpoint`) so that it holds exactly the rollouts of the steps that produced the
 checkpoint's weights.
 
+Under dynamic sampling a step scores several generation rounds, all logged under its ``step``; each
+record then says which in ``round`` (1-based), as one image may appear in two rounds.
+
 Which steps those are: a record's ``step`` is ``trainer_state.global_step`` when the reward was
 computed. TRL generates and scores a step's completions at the start of the optimiser step, before
 ``global_step`` counts it, so the rollouts that the update from ``s`` to ``s + 1`` learns from
@@ -70,7 +73,12 @@ class RolloutLog:
         completions: Sequence[str],
         judged: Sequence[Any],
         rewards: Sequence[RolloutReward],
+        *,
+        generation_round: int | None = None,
     ) -> None:
+        """One record per rollout; ``generation_round`` (dynamic sampling's 1-based round
+        within the step) is recorded as ``round`` when given."""
+        extra = {} if generation_round is None else {"round": generation_round}
         rows = []
         for sid, text, (answer, judgement), reward in zip(
             sample_ids, completions, judged, rewards, strict=True
@@ -89,6 +97,7 @@ class RolloutLog:
                     "cached": judgement.cached,
                     "c_star": reward.reference.value if reward.reference else None,
                     "reward": reward.reward,
+                    **extra,
                 }
             )
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -138,14 +147,18 @@ def trim_rollouts(run_dir: Path, step: int, *, resumed_from: str) -> list[Trimme
     stamped with the log's size and modification time, so trimming again recognises it and does
     not append it twice.
     """
+    return [_trim_one(path, step, resumed_from) for path in rank_logs(run_dir)]
+
+
+def rank_logs(run_dir: Path) -> list[Path]:
+    """Every ``RUN/rollouts/rank<R>.jsonl`` of a run, in rank order (none if it has no log)."""
     folder = run_dir / ROLLOUT_FOLDER
     if not folder.is_dir():
         return []
-    logs = sorted(
+    return sorted(
         (path for path in folder.iterdir() if _RANK_FILE.fullmatch(path.name) and path.is_file()),
         key=lambda path: int(_RANK_FILE.fullmatch(path.name).group(1)),  # type: ignore[union-attr]
     )
-    return [_trim_one(path, step, resumed_from) for path in logs]
 
 
 def _trim_one(path: Path, step: int, resumed_from: str) -> Trimmed:
