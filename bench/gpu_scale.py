@@ -410,11 +410,13 @@ def run_architecture(
 def main() -> None:
     from speciarl.policy.architectures import SHIPPED_ARCHITECTURES
 
+    # the tiny Qwen2.5-VL processor stands in for the real one, so only Qwen2.5-VL sizes fit it
+    qwen25 = [name for name in SHIPPED_ARCHITECTURES if name.startswith("qwen2.5-vl")]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--arch",
-        default=",".join(SHIPPED_ARCHITECTURES),
-        help=f"comma-separated, from tiny, {', '.join(SHIPPED_ARCHITECTURES)}",
+        default=",".join(qwen25),
+        help=f"comma-separated, from tiny, {', '.join(qwen25)}",
     )
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--steps", type=int, default=3, help="GRPO steps; the first is warm-up")
@@ -430,7 +432,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="for the saved random models")
     args = parser.parse_args()
     archs = args.arch.split(",")
-    unknown = set(archs) - {"tiny", *SHIPPED_ARCHITECTURES}
+    unknown = set(archs) - {"tiny", *qwen25}
     if unknown:
         parser.error(f"unknown architecture(s): {', '.join(sorted(unknown))}")
     if args.device == "cpu":

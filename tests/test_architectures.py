@@ -16,8 +16,8 @@ from speciarl.train.setup import load_policy, lora_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DECODER_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-PUBLISHED_BILLIONS = {"qwen2.5-vl-3b": 3.75, "qwen2.5-vl-7b": 8.29}
-"""Parameter counts the Hub's model pages give for the two checkpoints."""
+PUBLISHED_BILLIONS = {"qwen2.5-vl-3b": 3.75, "qwen2.5-vl-7b": 8.29, "qwen3-vl-8b": 8.77}
+"""Parameter counts the Hub's model pages give for the checkpoints."""
 
 
 def recipes_by_lora() -> dict[str, tuple[LoraSettings, list[str]]]:
@@ -67,7 +67,7 @@ def test_every_shipped_recipe_trains_with_lora():
 
 
 def test_the_shipped_configs_carry_the_published_shapes():
-    small, large = (shipped_config(name) for name in SHIPPED_ARCHITECTURES)
+    small, large = (shipped_config(name) for name in ("qwen2.5-vl-3b", "qwen2.5-vl-7b"))
     assert (small.text_config.hidden_size, small.text_config.num_hidden_layers) == (2048, 36)
     assert (large.text_config.hidden_size, large.text_config.num_hidden_layers) == (3584, 28)
     assert small.tie_word_embeddings and not large.tie_word_embeddings
@@ -75,6 +75,19 @@ def test_the_shipped_configs_carry_the_published_shapes():
         assert config.text_config.rope_parameters["mrope_section"] == [16, 24, 24]
         assert config.vision_config.out_hidden_size == config.text_config.hidden_size
         assert config.vision_config.fullatt_block_indexes == [7, 15, 23, 31]
+
+
+def test_the_shipped_qwen3_vl_carries_its_published_shapes():
+    config = shipped_config("qwen3-vl-8b")
+    text, vision = config.text_config, config.vision_config
+    assert type(config).__name__ == "Qwen3VLConfig" and not config.tie_word_embeddings
+    assert (text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (4096, 36, 12288)
+    assert (text.num_attention_heads, text.num_key_value_heads, text.head_dim) == (32, 8, 128)
+    assert text.rope_parameters["mrope_section"] == [24, 20, 20]
+    assert text.rope_parameters["rope_theta"] == 5e6
+    assert (vision.depth, vision.hidden_size, vision.patch_size) == (27, 1152, 16)
+    assert vision.deepstack_visual_indexes == [8, 16, 24]
+    assert vision.out_hidden_size == text.hidden_size
 
 
 def test_each_call_returns_its_own_config():
@@ -104,7 +117,8 @@ def test_the_model_has_the_published_size(name):
 def test_lora_sits_on_the_language_model_linears_only(name, settings, recipes):
     layers = shipped_config(name).text_config.num_hidden_layers
     with torch.device("meta"):
-        model = get_peft_model(meta_model(name), lora_config(settings))
+        base = meta_model(name)
+        model = get_peft_model(base, lora_config(settings, base))
     adapted = [n for n, module in model.named_modules() if hasattr(module, "lora_A")]
     assert len(adapted) == len(settings.target_modules) * layers, f"recipes {recipes}"
     assert all(".language_model.layers." in n for n in adapted)

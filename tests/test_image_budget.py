@@ -64,7 +64,8 @@ def test_a_budget_is_checked_with_the_names_the_user_wrote():
         "data.max_pixels must be >= data.min_pixels (5000 < 9000)"
     )
     assert ImageBudget(None, 100).problem("--min-pixels", "--max-pixels") == (
-        "--max-pixels must be at least 784 (28 x 28 pixels, one image token), got 100"
+        "--max-pixels must be at least 784 pixels (the smallest image token of any "
+        "pixel-budget model), got 100"
     )
     assert ImageBudget(784, 784).problem("a", "b") is None
     assert ImageBudget().processor_kwargs() == {}

@@ -68,7 +68,8 @@ def saved_bytes(config: Qwen2_5_VLConfig, lora: LoraSettings, *, padded: bool, b
     """Bytes autograd keeps from one forward of the language model (parameters excluded)."""
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config).to(torch.bfloat16)
-    model = get_peft_model(model, lora_config(lora), autocast_adapter_dtype=not bf16).train()
+    adapters = lora_config(lora, model)
+    model = get_peft_model(model, adapters, autocast_adapter_dtype=not bf16).train()
     weights = {parameter.untyped_storage().data_ptr() for parameter in model.parameters()}
     ids = torch.randint(0, 500, (BATCH, SEQUENCE))
     mask = torch.ones(BATCH, SEQUENCE, dtype=torch.long)

@@ -10,6 +10,14 @@ import typer
 
 from speciarl.cli.app import app
 from speciarl.cli.common import fail, or_fail
+from speciarl.policy.architectures import SHIPPED_ARCHITECTURES
+from speciarl.policy.tiny import (
+    ARCHITECTURES,
+    DEFAULT_ARCHITECTURE,
+    SPECS,
+    build_tiny_model,
+    tiny_architecture,
+)
 
 if TYPE_CHECKING:
     from speciarl.train.config import TrainConfig
@@ -66,8 +74,9 @@ def train(
     architecture: Annotated[
         str | None,
         typer.Option(
-            help="With --dry-run: plan memory for this shipped architecture (qwen2.5-vl-3b, "
-            "qwen2.5-vl-7b) instead of the model's own config.json.",
+            help="With --dry-run: plan memory for this shipped architecture ("
+            + ", ".join(SHIPPED_ARCHITECTURES)
+            + ") instead of the model's own config.json.",
         ),
     ] = None,
 ) -> None:
@@ -120,14 +129,26 @@ def sft(
 @app.command("tiny-model")
 def tiny_model(
     out: Annotated[Path, typer.Option(help="Folder for the checkpoint.")],
-    size: Annotated[str, typer.Option(help="tiny (0.4 M parameters) or small (4 M).")] = "tiny",
+    arch: Annotated[
+        str,
+        typer.Option(
+            help="Architecture: "
+            + ", ".join(f"{name} ({arch.title})" for name, arch in ARCHITECTURES.items())
+            + "."
+        ),
+    ] = DEFAULT_ARCHITECTURE,
+    size: Annotated[
+        str,
+        typer.Option(help="tiny (0.25-0.5 M parameters), small (4 M) or medium (120 M, for GPUs)."),
+    ] = "tiny",
 ) -> None:
-    """Build a randomly initialised Qwen2.5-VL with a locally trained tokenizer; no download."""
-    from speciarl.policy.tiny import SPECS, build_tiny_model
-
+    """Build a randomly initialised vision-language model of a real architecture (its own
+    config, processor and chat format) with a locally trained tokenizer; no download."""
     if size not in SPECS:
         fail(f"unknown size {size!r}; choose one of {', '.join(SPECS)}")
-    typer.echo(f"tiny model written to {build_tiny_model(out, SPECS[size])}")
+    or_fail(lambda: tiny_architecture(arch))
+    built = build_tiny_model(out, SPECS[size], architecture=arch)
+    typer.echo(f"tiny {arch} model written to {built}")
 
 
 def _recipe(path: Path, overrides: list[str] | None) -> TrainConfig:

@@ -125,8 +125,13 @@ class TransformersBackend:
             {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}
         ]
         text = self.processor.apply_chat_template(messages, add_generation_prompt=True)
+        # one image per prompt, nested as TRL does: Gemma 3's processor reads a flat list as
+        # one prompt holding every image
         inputs = self.processor(
-            text=[text] * len(images), images=list(images), padding=True, return_tensors="pt"
+            text=[text] * len(images),
+            images=[[image] for image in images],
+            padding=True,
+            return_tensors="pt",
         ).to(self.device)
         sampling = (
             {}

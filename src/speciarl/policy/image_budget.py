@@ -1,7 +1,8 @@
 """Image budgets: how many pixels an image keeps before a Qwen2-VL-style processor tokenises it.
 
 Qwen2.5-VL cuts an image into 14-px patches and merges 2 x 2 of them into one token, so a token
-covers 28 x 28 pixels. Its processor resizes every image to multiples of 28 whose area lies within
+covers 28 x 28 pixels (Qwen3-VL: 16-px patches, 32 x 32). Its processor resizes every image to
+multiples of that step whose area lies within
 ``[min_pixels, max_pixels]``, keeping the aspect ratio (transformers' ``smart_resize``). A
 Qwen2.5-VL checkpoint allows up to 12,845,056 pixels (16,384 tokens), so a several-megapixel
 FGVC-Aircraft photo becomes thousands of tokens in every rollout. A budget narrows that range,
@@ -20,24 +21,27 @@ Nothing heavy is imported at module level: recipes and evaluation plans read the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
-TOKEN_PIXELS = 28 * 28
-"""Pixels one Qwen2.5-VL image token covers (two 14-px patches merged per side)."""
+from speciarl.policy.image_tokens import QWEN2_5_TOKEN_PIXELS, QWEN_CHECKPOINT_MAX_TOKENS
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MIN_PIXELS = 56 * 56
-"""3,136 pixels (4 tokens): the processor's own minimum, so small images are never enlarged."""
+"""3,136 pixels (4 Qwen2.5-VL tokens): the processor's own minimum, so small images are never
+enlarged."""
 
-CHECKPOINT_MAX_PIXELS = 16384 * TOKEN_PIXELS
+CHECKPOINT_MAX_PIXELS = QWEN_CHECKPOINT_MAX_TOKENS * QWEN2_5_TOKEN_PIXELS
 """12,845,056 pixels (16,384 tokens): a Qwen2.5-VL checkpoint's own upper bound (its
-``preprocessor_config.json``), which ``data.max_pixels: null`` keeps."""
+``preprocessor_config.json``); ``bench/image_tokens.py`` prints image tokens under it."""
 
-DEFAULT_MAX_PIXELS = 1280 * TOKEN_PIXELS
-"""1,003,520 pixels (at most 1,280 tokens): transformers' Qwen2-VL image-processor default and the
-cap Qwen's model card suggests; an image then fits the paper's 2,048-token prompt with its text."""
+DEFAULT_MAX_PIXELS = 1_003_520
+"""At most 1,280 Qwen2.5-VL tokens: transformers' Qwen2-VL image-processor default and the cap
+Qwen's model card suggests; an image then fits the paper's 2,048-token prompt with its text."""
 
 
 class ImageBudgetError(ValueError):
@@ -58,10 +62,10 @@ class ImageBudget:
     def problem(self, min_key: str, max_key: str) -> str | None:
         """What is wrong with the budget, naming the setting as the user wrote it; else None."""
         for key, value in ((min_key, self.min_pixels), (max_key, self.max_pixels)):
-            if value is not None and value < TOKEN_PIXELS:
+            if value is not None and value < QWEN2_5_TOKEN_PIXELS:
                 return (
-                    f"{key} must be at least {TOKEN_PIXELS} (28 x 28 pixels, one image token), "
-                    f"got {value}"
+                    f"{key} must be at least {QWEN2_5_TOKEN_PIXELS} pixels (the smallest image "
+                    f"token of any pixel-budget model), got {value}"
                 )
         if (
             self.min_pixels is not None
@@ -92,6 +96,22 @@ class ImageBudget:
 PROCESSOR_RANGE = ImageBudget()
 """No bound set: images keep the processor's own range (the checkpoint's)."""
 
+DEFAULT_BUDGET = ImageBudget(DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
+"""The budget recipes and ``predict`` use unless told otherwise. It is a Qwen2-VL-style
+processor's: a processor that sizes images its own way (Gemma 3's fixed crop, InternVL's or
+SmolVLM's tiles) keeps that way under it, where any other budget is refused."""
+
+
+def takes_pixel_budget(image_processor: Any) -> bool:
+    """Whether ``image_processor`` resizes into a pixel range (Qwen2-VL style: a ``size`` with
+    ``shortest_edge``/``longest_edge`` in pixels, and patches merged by ``merge_size``)."""
+    size = getattr(image_processor, "size", None)
+    return (
+        getattr(size, "shortest_edge", None) is not None
+        and getattr(size, "longest_edge", None) is not None
+        and getattr(image_processor, "merge_size", None) is not None
+    )
+
 
 def load_processor(source: str, budget: ImageBudget, **options: Any) -> Any:
     """The processor of ``source`` (``options`` go to ``AutoProcessor.from_pretrained``), its
@@ -102,7 +122,8 @@ def load_processor(source: str, budget: ImageBudget, **options: Any) -> Any:
     would win over a ``size`` passed to the whole processor, and any keyword given to the whole
     processor also lands in its tokenizer (which passes ``min_pixels`` to every call, and cannot
     save an image processor). A processor whose range does not become the budget (not a
-    Qwen2-VL-style one) is an :class:`ImageBudgetError`, never a budget silently ignored.
+    Qwen2-VL-style one) is an :class:`ImageBudgetError`, never a budget silently ignored; only
+    :data:`DEFAULT_BUDGET` leaves such a processor its own sizing (logged).
     """
     from transformers import AutoImageProcessor, AutoProcessor
 
@@ -110,12 +131,20 @@ def load_processor(source: str, budget: ImageBudget, **options: Any) -> Any:
     wanted = budget.processor_kwargs()
     if not wanted:
         return processor
+    if budget == DEFAULT_BUDGET and not takes_pixel_budget(processor.image_processor):
+        log.info(
+            "%s: %s sizes images its own way; the default pixel budget does not apply",
+            source,
+            type(processor.image_processor).__name__,
+        )
+        return processor
     image_processor = AutoImageProcessor.from_pretrained(source, **wanted)
     applied, _ = processor_budget(image_processor)
     if any(getattr(applied, key) != value for key, value in wanted.items()):
         raise ImageBudgetError(
             f"{source}: its image processor ({type(image_processor).__name__}) takes no "
-            "min_pixels/max_pixels budget; leave the budget unset for this model"
+            "min_pixels/max_pixels budget (it sizes images its own way); leave the budget "
+            "unset or at its default for this model"
         )
     processor.image_processor = image_processor
     return processor
@@ -162,7 +191,10 @@ def fit_image(image: Image.Image, budget: ImageBudget, step: int = 28) -> Image.
 def fit_images(dataset: Any, processor: Any) -> Any:
     """``dataset`` (a ``datasets.Dataset`` with an ``image`` column) whose images come out
     already resized to what ``processor`` makes of them, so that a processor with a wider range
-    (vLLM's, from the checkpoint) leaves them as they are. Resized as rows are read, not stored."""
+    (vLLM's, from the checkpoint) leaves them as they are. Resized as rows are read, not stored.
+    A processor that takes no pixel budget sizes images as vLLM's does: ``dataset`` unchanged."""
+    if not takes_pixel_budget(processor.image_processor):
+        return dataset
     budget, step = processor_budget(processor.image_processor)
 
     def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:

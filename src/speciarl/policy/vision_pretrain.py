@@ -1,4 +1,4 @@
-"""Supervised pre-training of a Qwen2.5-VL vision tower on visual attributes.
+"""Supervised pre-training of a Qwen-VL vision tower (Qwen2.5-VL, Qwen3-VL) on visual attributes.
 
 Real vision-language models start from a vision encoder that already sees; a tiny model built
 from random weights does not, and learning to see through the language-model loss alone takes
@@ -59,20 +59,28 @@ def pretrain_vision(
     """
     import torch
     from PIL import Image
-    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from speciarl.policy.parts import policy_parts, submodule
 
     labels = _check_labels(images, attributes, classes)
     processor = AutoProcessor.from_pretrained(model_dir)
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir)
+    parts = policy_parts(model)
+    visual = submodule(model, parts.vision_tower)
     pil = [Image.open(io.BytesIO(data)).convert("RGB") for data in images]
     batch = processor.image_processor(images=pil, return_tensors="pt")
+    if "image_grid_thw" not in batch or not hasattr(visual, "spatial_merge_size"):
+        raise ValueError(
+            f"{model_dir}: vision pre-training needs a Qwen-VL-style vision tower (image grids, "
+            f"merged patches); {parts.architecture}'s {type(visual).__name__} is not one"
+        )
     grid = batch["image_grid_thw"]
     if not bool((grid == grid[0]).all()):
         raise ValueError("every image must give the same image grid; resize them to one size")
     patches = batch["pixel_values"].view(len(pil), int(grid[0].prod()), -1)
-    visual = model.model.visual
     tokens = int(grid[0].prod()) // visual.spatial_merge_size**2
-    width = model.config.text_config.hidden_size
+    width = model.config.get_text_config().hidden_size
     torch.manual_seed(settings.seed)
     heads = torch.nn.ModuleList(torch.nn.Linear(tokens * width, k) for k in classes)
     optimizer = torch.optim.AdamW(

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from speciarl.policy.image_budget import CHECKPOINT_MAX_PIXELS
+from speciarl.policy.image_tokens import ImageCost, ImageTokensError, image_cost
 from speciarl.train.config import ConfigError, LoraSettings, TrainConfig
 from speciarl.train.grpo import PRESETS
 
@@ -117,7 +119,9 @@ def gpu_memory(gib: float | None) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Shapes:
-    """The model dimensions the plan uses, read from a Qwen2.5-VL-style config."""
+    """The model dimensions the plan uses, read from a vision-language config's ``text_config``
+    and ``vision_config`` (any architecture whose image cost
+    :mod:`speciarl.policy.image_tokens` knows)."""
 
     hidden: int
     inner: int
@@ -129,37 +133,35 @@ class Shapes:
     positions: int
     vision_hidden: int
     vision_inner: int
-    token_pixels: int
-    """Pixels one image token covers: (patch size x merge size) squared, 784 for Qwen2.5-VL."""
-    patches_per_token: int
-    patch_values: int
-    """Numbers per vision patch in ``pixel_values``: channels x temporal patch x patch^2."""
+    image: Callable[[int | None], ImageCost] = field(repr=False, compare=False)
+    """The largest image's cost at a pixel budget (``None``: the checkpoint's own bound)."""
 
     @classmethod
     def of(cls, model_config: Any) -> Shapes:
-        text = getattr(model_config, "text_config", None)
         vision = getattr(model_config, "vision_config", None)
-        if text is None or vision is None or not hasattr(vision, "spatial_merge_size"):
+        text = model_config.get_text_config() if vision is not None else None
+        if text is None or text is model_config:
             raise ConfigError(
-                "memory plan: the model is not Qwen2.5-VL-style (a text_config and a "
-                "vision_config with spatial_merge_size)"
+                "memory plan: the model is not a vision-language model (its config has no "
+                "text_config and vision_config)"
             )
+        try:
+            image_cost(model_config)
+        except ImageTokensError as error:
+            raise ConfigError(f"memory plan: not planned: {error}") from None
         heads = text.num_attention_heads
-        merge, patch = vision.spatial_merge_size, vision.patch_size
         return cls(
             hidden=text.hidden_size,
             inner=text.intermediate_size,
             layers=text.num_hidden_layers,
             heads=heads,
-            kv_heads=text.num_key_value_heads,
+            kv_heads=getattr(text, "num_key_value_heads", None) or heads,
             head_dim=getattr(text, "head_dim", None) or text.hidden_size // heads,
             vocab=text.vocab_size,
             positions=text.max_position_embeddings,
             vision_hidden=vision.hidden_size,
             vision_inner=vision.intermediate_size,
-            token_pixels=(patch * merge) ** 2,
-            patches_per_token=merge**2,
-            patch_values=vision.in_channels * vision.temporal_patch_size * patch**2,
+            image=partial(image_cost, model_config),
         )
 
     def kv_bytes_per_token(self) -> int:
@@ -209,14 +211,15 @@ def _count_parameters(model_config: Any, lora: LoraSettings) -> ParameterCounts:
     from peft import get_peft_model
     from transformers import AutoModelForImageTextToText
 
-    from speciarl.train.setup import lora_config
+    from speciarl.policy.parts import submodule
+    from speciarl.train.setup import lora_config, model_parts
 
     # PEFT asks transformers 5 a deprecated question while wrapping; not the user's concern
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        model = get_peft_model(
-            AutoModelForImageTextToText.from_config(model_config), lora_config(lora)
-        )
+        base = AutoModelForImageTextToText.from_config(model_config)
+        parts = model_parts(base)
+        model = get_peft_model(base, lora_config(lora, base))
     block_types = set(getattr(model.get_base_model(), "_no_split_modules", None) or ())
     blocks = {
         name: module
@@ -230,29 +233,32 @@ def _count_parameters(model_config: Any, lora: LoraSettings) -> ParameterCounts:
         if not any(name == block or name.startswith(block + ".") for block in blocks)
     ]
     total = sum(p.numel() for p in model.parameters())
-    first_layer = next(
-        (block for name, block in blocks.items() if ".language_model.layers." in name), None
-    )
+    first_layer = submodule(model, parts.first_decoder_layer)
     return ParameterCounts(
         total=total,
         trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
         largest_block=max(sizes.values(), default=0),
         outside_blocks=total - sum(sizes.values()),
         largest_outside=max(outside, default=0),
-        block_adapter=sum(
-            p.numel() for p in (first_layer.parameters() if first_layer else ()) if p.requires_grad
-        ),
+        block_adapter=sum(p.numel() for p in first_layer.parameters() if p.requires_grad),
     )
 
 
 @dataclass(frozen=True)
 class SequenceBudget:
-    """The longest rollout the recipe can make, in tokens."""
+    """The longest rollout the recipe can make, in tokens, and its image."""
 
     image_tokens: int
     text_tokens: int
     completion_tokens: int
-    max_pixels: int
+    max_pixels: int | None
+    """The pixel budget the image was reckoned at; ``None`` for architectures without one."""
+    image_patches: int
+    """Positions the vision tower runs over for the image."""
+    patch_values: int
+    """Numbers per vision patch in ``pixel_values``."""
+    image_how: str
+    """Where ``image_tokens`` comes from, in words."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -275,15 +281,19 @@ def prompt_text_bound(config: TrainConfig) -> int:
 def sequence_budget(
     config: TrainConfig, shapes: Shapes, text_tokens: int | None = None
 ) -> SequenceBudget:
-    """Image tokens at ``data.max_pixels`` (the processor rounds each side to whole tokens and
-    keeps the area within the budget), the prompt's text (``text_tokens`` if counted, else
-    :func:`prompt_text_bound`) and ``optimizer.max_completion_length``."""
-    max_pixels = config.data.max_pixels or CHECKPOINT_MAX_PIXELS
+    """The largest image's tokens (for a pixel-budget architecture at ``data.max_pixels``: the
+    processor rounds each side to whole tokens and keeps the area within the budget), the
+    prompt's text (``text_tokens`` if counted, else :func:`prompt_text_bound`) and
+    ``optimizer.max_completion_length``."""
+    image = shapes.image(config.data.max_pixels)
     return SequenceBudget(
-        image_tokens=max_pixels // shapes.token_pixels,
+        image_tokens=image.tokens,
         text_tokens=prompt_text_bound(config) if text_tokens is None else text_tokens,
         completion_tokens=config.optimizer.max_completion_length,
-        max_pixels=max_pixels,
+        max_pixels=image.max_pixels,
+        image_patches=image.patches,
+        patch_values=image.patch_values,
+        image_how=image.how,
     )
 
 
@@ -350,7 +360,7 @@ class MemoryPlan:
             f"({100 * counts.trainable / counts.total:.2f} %)",
             f"memory plan per process ({SETUPS[self.setup]}, {self.world_size} process(es); "
             f"GiB = 2^30 bytes): sequences up to {seq.total:,} tokens = {seq.image_tokens:,} "
-            f"image tokens (data.max_pixels {seq.max_pixels:,}) + at most {seq.text_tokens:,} "
+            f"image tokens ({seq.image_how}) + at most {seq.text_tokens:,} "
             f"text tokens + {seq.completion_tokens:,} completion tokens",
             f"  resident {_gib(self.resident_bytes)}",
             *_term_lines(self.resident),
@@ -440,6 +450,10 @@ def plan_memory(
     counts = counts or count_parameters(model_config, config.lora)
     seq = sequence_budget(config, shapes, text_tokens)
     generated = config.completions_per_step() // world_size
+    # dynamic sampling generates rounds of its own size, each beside the groups kept so far
+    optimizer = config.optimizer
+    sampled = optimizer.images_per_generation_round * optimizer.num_generations // world_size
+    held = generated + sampled if optimizer.dynamic_sampling else generated
     config.gradient_accumulation(world_size)  # a batch that does not divide has no plan
     micro = config.optimizer.per_device_batch_size
     sharded = setup in ("zero3", "fsdp")
@@ -471,7 +485,7 @@ def plan_memory(
                 "none: with LoRA, TRL computes the KL reference with the adapters disabled",
             )
         )
-    batch = _rollout_batch_term(config, shapes, seq, generated, setup)
+    batch = _rollout_batch_term(config, shapes, seq, held, setup)
     resident.append(batch)
     rollouts = config.rollouts
     colocated = rollouts.use_vllm and rollouts.vllm_mode == "colocate"
@@ -490,9 +504,9 @@ def plan_memory(
         where = "the colocated vLLM engine (its share is resident)" if colocated else "the server"
         note = f"generation: in {where}; TRL re-scores the rollouts in micro-batches (no_grad)"
     else:
-        phases = _generation_phases(config, shapes, counts, seq, generated, setup, share) + phases
+        phases = _generation_phases(config, shapes, counts, seq, sampled, setup, share) + phases
         note = (
-            f"generation: transformers' generate, all {generated:,} rollouts of the process at "
+            f"generation: transformers' generate, all {sampled:,} rollouts of the process at "
             "once (TRL samples the whole generation batch in one call)"
         )
     return MemoryPlan(
@@ -532,8 +546,8 @@ def _rollout_batch_term(
     sampled, still): every rollout's pixel values (the processor runs once per rollout, so each
     image is there num_generations times), its tokens and masks, and its log-probabilities."""
     pixel_bytes = PIXEL_BYTES.get(setup, 4)
-    patches = seq.image_tokens * shapes.patches_per_token
-    pixels = generated * patches * shapes.patch_values * pixel_bytes
+    patches = seq.image_patches
+    pixels = generated * patches * seq.patch_values * pixel_bytes
     token_tensors = 5  # prompt ids and mask, completion ids and mask, mm_token_type_ids
     tokens = generated * seq.total * 8 * token_tensors
     rollouts = config.rollouts
@@ -544,7 +558,7 @@ def _rollout_batch_term(
     return MemoryTerm(
         "rollout batch",
         pixels + tokens + log_probs,
-        f"{generated:,} rollouts x ({patches:,} patches x {shapes.patch_values} values x "
+        f"{generated:,} rollouts x ({patches:,} patches x {seq.patch_values} values x "
         f"{pixel_bytes} bytes + {seq.total:,} tokens x {token_tensors} int64 tensors{scores})",
     )
 
@@ -679,7 +693,7 @@ def _generation_phases(
     """transformers' ``generate`` over the whole generation batch: first the prefill of every
     prompt, then decoding to the full length with the KV cache grown to it."""
     pixel_bytes = PIXEL_BYTES.get(setup, 4)
-    patches = seq.image_tokens * shapes.patches_per_token
+    patches = seq.image_patches
     if setup == "zero3":  # ds3_gather_for_generation: the whole model, on every process
         whole = counts.total * 2
         gathered = [
@@ -693,13 +707,13 @@ def _generation_phases(
         gathered = _gathered_term(counts, setup)
     inputs = MemoryTerm(
         "generation pixel values",
-        generated * patches * shapes.patch_values * pixel_bytes,
-        f"{generated:,} x {patches:,} patches x {shapes.patch_values} x {pixel_bytes} bytes",
+        generated * patches * seq.patch_values * pixel_bytes,
+        f"{generated:,} x {patches:,} patches x {seq.patch_values} x {pixel_bytes} bytes",
     )
     kv = shapes.kv_bytes_per_token()
     llm = shapes.no_grad_bytes_per_token()
-    vision = (4 * shapes.vision_hidden + 6 * shapes.vision_inner) * shapes.patches_per_token
-    prefill = max(seq.prompt_tokens * llm, seq.image_tokens * vision)
+    vision = 4 * shapes.vision_hidden + 6 * shapes.vision_inner
+    prefill = max(seq.prompt_tokens * llm, seq.image_patches * vision)
     return [
         Phase(
             "generation, prefill",
@@ -715,8 +729,8 @@ def _generation_phases(
                     "prefill activations",
                     generated * prefill,
                     f"{generated:,} rollouts x max({seq.prompt_tokens:,} tokens x {llm:,} "
-                    f"bytes in a decoder layer, {seq.image_tokens:,} image tokens x {vision:,} "
-                    "bytes in a vision block)",
+                    f"bytes in a decoder layer, {seq.image_patches:,} vision patches x "
+                    f"{vision:,} bytes in a vision block)",
                 ),
                 MemoryTerm(
                     "prefill attention mask",
@@ -774,7 +788,10 @@ def memory_report(
     except ConfigError as error:
         if architecture is not None:
             raise
-        return [*lines, f"memory plan: not available: {error}"], []
+        message = str(error)
+        if not message.startswith("memory plan: "):
+            message = f"memory plan: not available: {message}"
+        return [*lines, message], []
     lines.append(f"model shapes: {config.model}, from {source.origin}")
     problems = _length_problems(config, shapes, lines)
     if config.lora is None:
@@ -838,10 +855,11 @@ def _length_problems(config: TrainConfig, shapes: Shapes, lines: list[str]) -> l
     if length < seq.total:
         return [
             f"rollouts.vllm_max_model_length {length:,} is shorter than the longest rollout: "
-            f"{seq.image_tokens:,} image tokens (data.max_pixels {seq.max_pixels:,}) + at most "
+            f"{seq.image_tokens:,} image tokens ({seq.image_how}) + at most "
             f"{seq.text_tokens:,} text tokens + optimizer.max_completion_length "
-            f"{seq.completion_tokens:,} = {seq.total:,}; raise it, or lower data.max_pixels or "
-            "optimizer.max_completion_length"
+            f"{seq.completion_tokens:,} = {seq.total:,}; raise it, or lower "
+            + ("data.max_pixels or " if seq.max_pixels is not None else "")
+            + "optimizer.max_completion_length"
         ]
     lines.append(f"vLLM max model length {length:,} holds the longest rollout, {seq.total:,}")
     return []

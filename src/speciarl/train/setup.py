@@ -163,21 +163,39 @@ def judge_hierarchy(config: TrainConfig) -> Any:
     return combined_hierarchy(names) if parts else REGISTRY[names[0]].hierarchy()
 
 
-def lora_config(settings: LoraSettings | None) -> Any:
-    """Adapters on the named linear layers of the language model's decoder layers only;
-    ``None`` (full fine-tuning) without settings."""
+def lora_config(settings: LoraSettings | None, model: Any) -> Any:
+    """Adapters on the named linear layers of ``model``'s decoder layers only, wherever its
+    architecture keeps them (`speciarl.policy.parts`); ``None`` (full fine-tuning) without
+    settings. A name no decoder layer has is a :class:`ConfigError`."""
     if settings is None:
         return None
     from peft import LoraConfig
 
-    names = "|".join(settings.target_modules)
+    from speciarl.policy.parts import PolicyPartsError, lora_target_modules
+
+    try:
+        targets = lora_target_modules(model_parts(model), settings.target_modules)
+    except PolicyPartsError as error:
+        raise ConfigError(str(error)) from None
     return LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=rf".*language_model\.layers\.\d+\..*\.({names})",
+        target_modules=targets,
         task_type="CAUSAL_LM",
     )
+
+
+def model_parts(model: Any) -> Any:
+    """The :class:`~speciarl.policy.parts.PolicyParts` of a policy, a model whose parts cannot be
+    found being a :class:`ConfigError` (the recipe's ``model`` is not a vision-language model
+    speciarl can train)."""
+    from speciarl.policy.parts import PolicyPartsError, policy_parts
+
+    try:
+        return policy_parts(model)
+    except PolicyPartsError as error:
+        raise ConfigError(f"model: {error}") from None
 
 
 def trainer_arguments(config: TrainConfig) -> dict[str, Any]:
@@ -227,6 +245,7 @@ def load_policy(config: TrainConfig, *, vllm_rollouts: bool = False) -> tuple[An
     from transformers import AutoModelForImageTextToText
 
     from speciarl.policy.image_budget import ImageBudgetError, load_processor
+    from speciarl.policy.parts import freeze_vision_tower
 
     try:
         processor = load_processor(config.model, config.data.image_budget, padding_side="left")
@@ -236,8 +255,9 @@ def load_policy(config: TrainConfig, *, vllm_rollouts: bool = False) -> tuple[An
         check_vllm_budget(config)
     dtype = torch.bfloat16 if on_gpu() else torch.float32
     model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
+    parts = model_parts(model)  # before training: a model speciarl cannot place stops here
     if config.lora is None and not config.train_vision:
-        model.model.visual.requires_grad_(False)
+        freeze_vision_tower(model, parts)
     return model, processor
 
 
@@ -252,13 +272,16 @@ def check_vllm_budget(config: TrainConfig) -> None:
     """
     from transformers import AutoImageProcessor
 
-    from speciarl.policy.image_budget import processor_budget
+    from speciarl.policy.image_budget import processor_budget, takes_pixel_budget
 
     wanted = config.data.image_budget.processor_kwargs()
     if not wanted:
         return  # vLLM's range is the budget
+    checkpoint = AutoImageProcessor.from_pretrained(config.model)
+    if not takes_pixel_budget(checkpoint):
+        return  # it keeps its own sizing, as vLLM's does (load_processor refused any other)
     budget, _ = processor_budget(AutoImageProcessor.from_pretrained(config.model, **wanted))
-    own, _ = processor_budget(AutoImageProcessor.from_pretrained(config.model))
+    own, _ = processor_budget(checkpoint)
     if not budget.inside(own):
         raise ConfigError(
             f"data.min_pixels/data.max_pixels: with rollouts.use_vllm, vLLM resizes images into "
