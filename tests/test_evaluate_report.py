@@ -425,9 +425,11 @@ def test_compare_table_marks_the_best_hm_and_shows_images_split_and_intervals(sm
         "| model | split | images | fine-grained spec | fine-grained corr | fine-grained HM "
         "| overall spec | overall corr | overall HM |"
     )
-    tiny, speciarl = lines[2], lines[3]
+    tiny, speciarl = lines[2], lines[4]  # each followed by its best-of-2 oracle's row
     low, high = small_report["groups"]["fine-grained"]["specificity"]["ci"]
-    assert tiny.startswith(f"| tiny | test | 8 | 0.389 [{low:.3f}, {high:.3f}] |")
+    assert tiny.startswith(
+        f"| tiny (mean of 2 samples) | test | 8 | 0.389 [{low:.3f}, {high:.3f}] |"
+    )
     fine_hm = f"{better['groups']['fine-grained']['hm']['value']:.3f}"
     assert f"| **{fine_hm}** [" in speciarl
     assert "**" not in tiny.split("|")[6]

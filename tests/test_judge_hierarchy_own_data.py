@@ -303,6 +303,7 @@ def test_a_built_copy_of_a_shipped_dataset_keeps_its_hierarchy(tmp_path):
     assert judge_hierarchy(config).digest == REGISTRY["synthetic"].hierarchy().digest
 
 
-def test_a_mistyped_dataset_is_one_problem_named_by_data_dataset():
+def test_a_mistyped_dataset_is_one_problem_named_by_data_dataset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a runs/ folder (left by `make demo`) would name the model too
     findings = inspect(recipe("data.dataset=synthetc", "judge.hierarchy=null"), judged=True)
     assert [p.split(":")[0] for p in findings.problems] == ["data.dataset"]

@@ -8,6 +8,7 @@ from speciarl.cli import (  # noqa: F401  (they register commands)
     hierarchy,
     judge,
     judge_eval,
+    rollouts,
     train,
 )
 from speciarl.cli.app import app

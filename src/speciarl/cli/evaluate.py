@@ -166,15 +166,21 @@ def report_command(
     embedding_model: EmbeddingOption = None,
     inclusion_endpoint: InclusionEndpointOption = None,
     inclusion_model: InclusionModelOption = None,
+    root: RootOption = None,
 ) -> None:
-    """Write report.json, report.md and the plots of an evaluation folder."""
+    """Write report.json, report.md, the plots and report.html of an evaluation folder."""
     from speciarl.evaluate.pipeline import run_report, text_scorers
 
     scorers = or_fail(lambda: text_scorers(embedding_model, inclusion_endpoint, inclusion_model))
     typer.echo(
         or_fail(
             lambda: run_report(
-                out, name=name, judge=judge, resamples=resamples, text_scorers=scorers
+                out,
+                name=name,
+                judge=judge,
+                resamples=resamples,
+                text_scorers=scorers,
+                image_root=root,
             )
         )
     )
@@ -187,11 +193,39 @@ def compare_command(
         bool,
         typer.Option(help="Put runs on different images in one table (marked, no best value)."),
     ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            help="Two runs: write this page of their answers side by side and the verdict "
+            "transitions from the first run to the second."
+        ),
+    ] = None,
+    figure: Annotated[
+        Path | None,
+        typer.Option(help="Two runs: write a PNG of a few images with both runs' answers."),
+    ] = None,
+    examples: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated sample ids for --figure (default: chosen for you)."),
+    ] = None,
+    root: RootOption = None,
 ) -> None:
-    """Print the paper-style table across methods (runs on the same images only)."""
+    """Print the paper-style table across methods (runs on the same images only); with two
+    evaluation folders, also the page and the figure of their answers side by side."""
+    from speciarl.evaluate.html.compare_figure import parse_examples, write_compare_figure
+    from speciarl.evaluate.html.compare_page import side_by_side_runs, write_compare_html
     from speciarl.evaluate.pipeline import compare_runs
 
+    chosen = parse_examples(examples)
+    pair = or_fail(lambda: side_by_side_runs(runs, html=html, figure=figure, examples=chosen))
     typer.echo(or_fail(lambda: compare_runs(runs, allow_mixed=allow_mixed)))
+    if pair is None:
+        return
+    if html is not None:
+        stderr(f"wrote {or_fail(lambda: write_compare_html(*pair, html, root=root))}")
+    if figure is not None:
+        shown = or_fail(lambda: write_compare_figure(*pair, figure, examples=chosen, root=root))
+        stderr(f"wrote {figure} ({', '.join(shown)})")
 
 
 @app.command("eval")
@@ -282,4 +316,4 @@ def eval_command(
     or_fail(lambda: run_predictions(plan, out, samples=samples, repair=repair, echo=stderr))
     or_fail(lambda: run_verification(out, judging, repair=repair, echo=stderr))
     scorers = or_fail(lambda: text_scorers(embedding_model, inclusion_endpoint, inclusion_model))
-    typer.echo(or_fail(lambda: run_report(out, name=name, text_scorers=scorers)))
+    typer.echo(or_fail(lambda: run_report(out, name=name, text_scorers=scorers, samples=samples)))

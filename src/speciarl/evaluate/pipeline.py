@@ -151,8 +151,12 @@ def run_report(
     judge: str | None = None,
     resamples: int = 1000,
     text_scorers: list[Any] | None = None,
+    samples: Mapping[str, list[Sample]] | None = None,
+    image_root: Path | None = None,
 ) -> str:
-    """Write the folder's report; ``judge`` picks a judge set-up (default: the latest)."""
+    """Write the folder's report; ``judge`` picks a judge set-up (default: the latest).
+    ``report.html`` shows the images of ``samples`` (those ``eval`` predicted), else those of
+    the shipped datasets under ``image_root``."""
     from speciarl.evaluate.report import render_markdown
     from speciarl.evaluate.run import render_text_metrics
 
@@ -160,7 +164,13 @@ def run_report(
     if name is None and manifest is not None and manifest.predictions is not None:
         name = manifest.predictions["adapter"] or manifest.predictions["model"]
     report = write_report(
-        out, name or out.name, judge=judge, resamples=resamples, text_scorers=text_scorers or []
+        out,
+        name or out.name,
+        judge=judge,
+        resamples=resamples,
+        text_scorers=text_scorers or [],
+        samples=[sample for chosen in (samples or {}).values() for sample in chosen],
+        image_root=image_root,
     )
     return render_markdown(report) + "\n" + render_text_metrics(report)
 

@@ -3,7 +3,7 @@
 OUT/manifest.json                         how predictions were made, who judged (`manifest`)
 OUT/<dataset>/predictions.jsonl           one record per (sample, prediction index)
 OUT/<dataset>/verdicts-<judge id>.jsonl   one record per prediction that judge judged
-OUT/report.json, report.md, verdict_bars.png, tradeoff.png
+OUT/report.json, report.md, verdict_bars.png, tradeoff.png, report.html
 
 Folders from before judges were recorded hold one ``<dataset>/verdicts.jsonl``; reports still
 read it and say that its judge is not recorded.
@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from speciarl.atomic import atomic_write
+from speciarl.data.sample import Sample
 from speciarl.evaluate.manifest import FORMAT, read_manifest
 from speciarl.evaluate.predict import PREDICTION_FIELDS
 from speciarl.evaluate.report import DECIDERS, DatasetResult
@@ -239,14 +240,19 @@ def write_report(
     *,
     judge: str | None = None,
     text_scorers: Sequence[TextScorer] = (),
+    samples: Iterable[Sample] = (),
+    image_root: Path | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Build the report of everything evaluated in ``out_dir`` and write it with its plots.
+    """Build the report of everything evaluated in ``out_dir`` and write it with its plots and
+    ``report.html`` (the answers to read, `speciarl.evaluate.html.report_page`).
 
     ``judge`` picks a judge set-up of the folder (by id or prefix); by default the one that
     verified last. Text inclusion (Conti et al.) is always added per dataset; ``text_scorers``
-    add the optional semantic similarity and LLM inclusion.
+    add the optional semantic similarity and LLM inclusion. The page's images come from
+    ``samples`` (those ``eval`` predicted), else from the shipped datasets under ``image_root``.
     """
+    from speciarl.evaluate.html.report_page import write_report_html
     from speciarl.evaluate.plots import tradeoff_scatter, verdict_bars
     from speciarl.evaluate.report import build_report, render_markdown
 
@@ -267,4 +273,5 @@ def write_report(
         stream.write(render_markdown(report) + "\n" + render_text_metrics(report))
     verdict_bars([report], out_dir / "verdict_bars.png")
     tradeoff_scatter([report], out_dir / "tradeoff.png")
+    write_report_html(out_dir, report=report, datasets=datasets, samples=samples, root=image_root)
     return report
