@@ -10,12 +10,24 @@ import pytest
 
 from speciarl.data.registry import get_dataset
 from speciarl.data.synthetic import species
-from speciarl.demo import DemoSettings, Entry, _draw, lookalike_behaviour, mixed_level_target
+from speciarl.demo import (
+    BASE_PROMPTS,
+    DemoError,
+    DemoSettings,
+    Entry,
+    PromptLevels,
+    _draw,
+    base_prompt,
+    lookalike_behaviour,
+    mixed_level_target,
+)
 from speciarl.evaluate.predict import Completion, GenerationSettings, predict
 from speciarl.evaluate.run import prediction_store, verdict_store
 from speciarl.evaluate.verify import verify
 from speciarl.judges.describe import judge_id
 from speciarl.judges.factory import build_judge
+from speciarl.prompts import PromptError, load_prompt
+from speciarl.train.sft import with_targets
 
 
 def test_levels_are_drawn_in_the_asked_proportions_and_fixed_per_image():
@@ -37,6 +49,72 @@ def test_mixed_level_targets_name_the_image_at_one_level_of_its_hierarchy():
         assert answer in (name, info[name].family, info[name].order)
         answers[answer == name] += 1
     assert answers[True] and answers[False]
+
+
+def test_each_base_row_gets_a_prompt_fixed_by_its_id_and_that_prompt_sets_its_level_mix():
+    settings = DemoSettings()
+    prompt_of, target = base_prompt(settings), mixed_level_target(settings)
+    info = {s.name: s for s in species()}
+    names = list(info)
+    prompts, levels = Counter(), {taught.prompt: Counter() for taught in BASE_PROMPTS}
+    for index in range(6000):
+        row = {"label": names[index % len(names)], "sample_id": f"synthetic/train/{index}"}
+        prompt = prompt_of(row)
+        assert prompt == prompt_of(dict(row)), "fixed per image"
+        prompts[prompt] += 1
+        answer = target(row).split("<answer>")[1].removesuffix("</answer>")
+        level = {info[row["label"]].family: "family", info[row["label"]].order: "order"}
+        levels[prompt][level.get(answer, "species")] += 1
+    for taught in BASE_PROMPTS:
+        assert prompts[taught.prompt] / 6000 == pytest.approx(taught.share, abs=0.03)
+        drawn = levels[taught.prompt]
+        for level, share in zip(("species", "family", "order"), taught.levels, strict=True):
+            assert drawn[level] / drawn.total() == pytest.approx(share, abs=0.04), taught.prompt
+    species_share = {p: c["species"] / c.total() for p, c in levels.items()}
+    assert species_share["be_specific"] > species_share["general"] > species_share["high_precision"]
+    other_seed = base_prompt(DemoSettings(seed=1))
+    assert any(other_seed(r) != prompt_of(r) for r in ({"sample_id": str(i)} for i in range(20)))
+
+
+def test_sft_rows_are_asked_with_their_own_prompt_and_answered_at_its_level():
+    import datasets
+
+    settings = DemoSettings()
+    rows = [
+        {
+            "sample_id": f"synthetic/train/{index}",
+            "label": name,
+            "prompt": [{"role": "user", "content": "built prompt"}],
+        }
+        for index, name in enumerate(s.name for s in species())
+    ]
+    built = with_targets(
+        datasets.Dataset.from_list(rows), mixed_level_target(settings), base_prompt(settings)
+    )
+    asked = Counter()
+    for row, original in zip(built, rows, strict=True):
+        name = base_prompt(settings)(original)
+        assert row["prompt"] == [{"role": "user", "content": load_prompt(name).text}]
+        assert row["completion"] == [
+            {"role": "assistant", "content": mixed_level_target(settings)(original)}
+        ]
+        asked[name] += 1
+    assert set(asked) == {taught.prompt for taught in BASE_PROMPTS}
+    plain = with_targets(datasets.Dataset.from_list(rows))
+    assert plain[0]["prompt"] == rows[0]["prompt"], "without a choice the built prompt stays"
+
+
+@pytest.mark.parametrize(
+    ("prompts", "error"),
+    [
+        ((PromptLevels("general", 1.0, (0.5, 0.5, 0.5)),), DemoError),
+        ((PromptLevels("general", 0.5, (1.0, 0.0, 0.0)),), DemoError),
+        ((PromptLevels("shout", 1.0, (1.0, 0.0, 0.0)),), PromptError),
+    ],
+)
+def test_base_prompts_that_cannot_be_drawn_are_refused_at_once(prompts, error):
+    with pytest.raises(error):
+        DemoSettings(base_prompts=prompts)
 
 
 def test_entry_folders_are_readable_slugs():
@@ -99,6 +177,17 @@ def test_quick_demo_runs_end_to_end_and_resumes(tmp_path):
     assert len(first.stdout.splitlines()) == len(names) + 2  # header, rule, one line per row
     for plot in ("verdict_bars.png", "tradeoff.png"):
         assert (tmp_path / plot).stat().st_size > 10_000
+    pages = {path.name for path in (tmp_path / "pages").iterdir()}
+    assert pages == {
+        "compare-base-vs-speciarl.html",
+        "compare-rft-binary-reward-vs-speciarl.html",
+        "rollouts-rft-binary.html",
+        "rollouts-speciarl.html",
+    }
+    for page in (tmp_path / "pages").iterdir():
+        assert "data:image/" in page.read_text(encoding="utf-8"), page.name  # thumbnails
+    for slug in ("base", "speciarl"):
+        assert (tmp_path / "eval" / slug / "report.html").is_file()
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("done before") == 6

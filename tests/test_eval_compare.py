@@ -5,14 +5,17 @@ import json
 import pytest
 
 from eval_folders import cli, error_of, predicted_folder
+from speciarl.evaluate.report import format_ci
 from speciarl.testing.openai_server import ScriptedOpenAIServer, rule_responder
 
-ANSWERS = ["circle", "I don't know"]
+ANSWER = ["circle"]
+SAMPLED = ["plain green circle", "I don't know"]  # one image of the six is one
 
 
-def evaluated(out, **selection):
-    """A run folder with its report, named after the folder."""
-    predicted_folder(out, ANSWERS, **selection)
+def evaluated(out, answers=ANSWER, **selection):
+    """A run folder with its report, named after the folder: one prediction per image per
+    answer."""
+    predicted_folder(out, answers, **selection)
     cli("verify", "--out", out)
     cli("report", "--out", out, "--resamples", "50", "--name", out.name)
     return out
@@ -89,3 +92,27 @@ def test_runs_judged_by_different_judge_set_ups_say_so(base, tmp_path):
     assert "Note: the runs were judged by different judge set-ups: " in table
     assert f"{base}: hierarchy (lexical and taxonomy judges, no LLM)" in table
     assert "(LLM judge, prompt base v1)" in table
+
+
+def test_a_run_sampled_several_times_shows_its_sample_mean_and_its_oracle_each_named(
+    base, tmp_path
+):
+    sampled = evaluated(tmp_path / "base best-of-2", SAMPLED, subset=6)
+    overall = json.loads((sampled / "report.json").read_text())["overall"]
+    oracle = overall["best_of_n"]
+    assert oracle["correctness"]["value"] > overall["correctness"]["value"], "figures differ"
+    lines = cli("compare", base, sampled).stdout.strip().splitlines()
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    assert [row[0] for row in cells] == [
+        "base",
+        "base best-of-2 (mean of 2 samples)",
+        "base best-of-2 (oracle best of 2)",
+    ]
+    for row, figures in ((cells[1], overall), (cells[2], oracle)):
+        assert row[1:3] == ["test", "6"]
+        assert [cell.replace("**", "") for cell in row[3:]] == [
+            format_ci(figures[metric]) for metric in ("specificity", "correctness", "hm")
+        ]
+    assert oracle["hm"]["value"] > overall["hm"]["value"] > 0
+    assert cells[1][5].startswith("**"), "the sample mean is a method's figure: it may be best"
+    assert "**" not in lines[4], "the oracle picks by the true label: it is never marked best"

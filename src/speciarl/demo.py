@@ -3,7 +3,9 @@
 1. A tiny Qwen2.5-VL is built locally; its vision tower is pre-trained on what the shapes look
    like (shape, colour, marking), then the model is pre-trained with SFT on the synthetic
    benchmark, tower frozen, with answers drawn at mixed levels of the hierarchy, so that, like
-   real models, it often answers more generically than it could.
+   real models, it often answers more generically than it could. Each training image is asked
+   with one of several policy prompts, and the level mix follows what that prompt asks for
+   ("be specific" leans to species), so that each prompt means what it says.
 2. From that base, with the same budget: GRPO with the static binary reward (the paper's RFT
    baseline) and GRPO with the SpeciaRL reward; and SFT on species labels.
 3. Every model is evaluated on the test split (the base also with the "be specific" prompt and
@@ -37,6 +39,26 @@ LEVELS = ("species", "family", "order")
 
 
 @dataclass(frozen=True)
+class PromptLevels:
+    """One policy prompt of the base's SFT: the share of training images asked with it and the
+    share of their answers at species, family and order level."""
+
+    prompt: str
+    share: float
+    levels: tuple[float, float, float]
+
+
+BASE_PROMPTS = (
+    PromptLevels("general", 0.5, (0.5, 0.35, 0.15)),
+    PromptLevels("be_specific", 0.25, (0.85, 0.12, 0.03)),
+    PromptLevels("high_precision", 0.25, (0.15, 0.5, 0.35)),
+)
+"""The general prompt's mix makes a base that often answers more generically than it could;
+"be specific" leans to species and "high precision" to family, so the base learns that the
+instruction matters in both directions."""
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     """Sizes and budgets of the demo; ``QUICK`` is the few-minute version CI runs."""
 
@@ -46,8 +68,7 @@ class DemoSettings:
     vision_steps: int = 80
     base_steps: int = 150
     base_learning_rate: float = 1e-3
-    level_mix: tuple[float, float, float] = (0.5, 0.35, 0.15)
-    """Share of base-SFT answers at species, family and order level."""
+    base_prompts: tuple[PromptLevels, ...] = BASE_PROMPTS
     species_steps: int = 40
     rl_steps: int = 60
     rl_learning_rate: float = 1e-4
@@ -56,6 +77,18 @@ class DemoSettings:
     best_of: int = 8
     max_new_tokens: int = 32
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from speciarl.prompts import load_prompt
+
+        for taught in self.base_prompts:
+            load_prompt(taught.prompt)  # an unknown name fails here, not after an hour
+            if abs(sum(taught.levels) - 1) > 1e-9 or len(taught.levels) != len(LEVELS):
+                raise DemoError(
+                    f"base prompt {taught.prompt}: levels must be 3 shares summing to 1"
+                )
+        if abs(sum(taught.share for taught in self.base_prompts) - 1) > 1e-9:
+            raise DemoError("the shares of the base prompts must sum to 1")
 
 
 QUICK = DemoSettings(
@@ -91,24 +124,7 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = pr
     """Run every stage (skipping finished ones); returns the Markdown results table."""
     out.mkdir(parents=True, exist_ok=True)
     _claim_folder(out, settings)
-    tiny = _stage(
-        out / "tiny-model",
-        echo,
-        f"building the {settings.model_size} tiny model",
-        lambda d: _tiny_model(d, settings),
-    )
-    seeing = _stage(
-        out / "vision",
-        echo,
-        "pre-training the vision tower on shape, colour and marking",
-        lambda d: _pretrain_vision(d, tiny, settings, echo),
-    )
-    base = _stage(
-        out / "base",
-        echo,
-        "pre-training the base (SFT, mixed levels)",
-        lambda d: _sft(d, seeing, settings, settings.base_steps, mixed_level_target(settings)),
-    )
+    base = build_base(out, settings, echo)
     species = _stage(
         out / "sft-species",
         echo,
@@ -136,7 +152,40 @@ def run_demo(out: Path, settings: DemoSettings = DemoSettings(), echo: Echo = pr
         Entry("SpeciaRL", str(speciarl)),
     ]
     reports = [_evaluate(out / "eval", entry, settings, echo) for entry in entries]
-    return _write_results(out, entries, reports, settings)
+    table = _write_results(out, entries, reports, settings)
+    _write_pages(out, echo)
+    return table
+
+
+def build_base(out: Path, settings: DemoSettings, echo: Echo = print) -> Path:
+    """The demo's first three stages in ``out`` (each skipped when done): the tiny model, its
+    vision tower pre-trained, and the base SFT'd at mixed levels under mixed prompts. Benchmarks
+    that need a policy which answers in format start from it."""
+    tiny = _stage(
+        out / "tiny-model",
+        echo,
+        f"building the {settings.model_size} tiny model",
+        lambda d: _tiny_model(d, settings),
+    )
+    seeing = _stage(
+        out / "vision",
+        echo,
+        "pre-training the vision tower on shape, colour and marking",
+        lambda d: _pretrain_vision(d, tiny, settings, echo),
+    )
+    return _stage(
+        out / "base",
+        echo,
+        "pre-training the base (SFT, mixed levels)",
+        lambda d: _sft(
+            d,
+            seeing,
+            settings,
+            settings.base_steps,
+            mixed_level_target(settings),
+            base_prompt(settings),
+        ),
+    )
 
 
 def _claim_folder(out: Path, settings: DemoSettings) -> None:
@@ -159,16 +208,30 @@ def _claim_folder(out: Path, settings: DemoSettings) -> None:
         json.dump(wanted, stream, indent=2)
 
 
+def base_prompt(settings: DemoSettings) -> Callable[[dict[str, Any]], str]:
+    """The policy prompt a base-SFT row is asked with, fixed per image by its id."""
+    names = tuple(taught.prompt for taught in settings.base_prompts)
+    shares = tuple(taught.share for taught in settings.base_prompts)
+
+    def prompt_of(row: dict[str, Any]) -> str:
+        return _draw(f"{settings.seed}:prompt:{row['sample_id']}", shares, names)
+
+    return prompt_of
+
+
 def mixed_level_target(settings: DemoSettings) -> Callable[[dict[str, Any]], str]:
-    """Answers at species, family or order level, the level fixed per image by its id."""
+    """Answers at species, family or order level, the level fixed per image by its id and
+    drawn from the mix of the prompt :func:`base_prompt` gives the image."""
     from speciarl.data.synthetic import species
     from speciarl.train.sft import target_text
 
     by_name = {info.name: info for info in species()}
+    prompt_of = base_prompt(settings)
+    levels = {taught.prompt: taught.levels for taught in settings.base_prompts}
 
     def target(row: dict[str, Any]) -> str:
         info = by_name[row["label"]]
-        level = _draw(f"{settings.seed}:{row['sample_id']}", settings.level_mix)
+        level = _draw(f"{settings.seed}:{row['sample_id']}", levels[prompt_of(row)])
         return target_text(
             {"species": info.name, "family": info.family, "order": info.order}[level]
         )
@@ -176,13 +239,14 @@ def mixed_level_target(settings: DemoSettings) -> Callable[[dict[str, Any]], str
     return target
 
 
-def _draw(key: str, weights: tuple[float, ...]) -> str:
+def _draw(key: str, weights: tuple[float, ...], choices: tuple[str, ...] = LEVELS) -> str:
+    """One of ``choices`` with the given probabilities, fixed by ``key``."""
     fraction = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
-    for level, weight in zip(LEVELS, weights, strict=True):
+    for choice, weight in zip(choices, weights, strict=True):
         if fraction < weight:
-            return level
+            return choice
         fraction -= weight
-    return LEVELS[-1]
+    return choices[-1]
 
 
 def _tiny_model(folder: Path, settings: DemoSettings) -> Path:
@@ -268,6 +332,7 @@ def _sft(
     settings: DemoSettings,
     steps: int,
     target: Callable[[dict[str, Any]], str] | None,
+    prompt_of: Callable[[dict[str, Any]], str] | None = None,
 ) -> Path:
     from speciarl.train.config import OptimizerSettings
     from speciarl.train.sft import label_target, train_sft
@@ -279,7 +344,7 @@ def _sft(
         epochs=1000.0,
     )
     config = _recipe(folder, model, settings, optimizer=optimizer, save_steps=steps)
-    return train_sft(config, overwrite=True, target=target or label_target)
+    return train_sft(config, overwrite=True, target=target or label_target, prompt_of=prompt_of)
 
 
 def _grpo(folder: Path, model: Path, settings: DemoSettings, scheme: str) -> Path:
@@ -394,6 +459,26 @@ def _write_results(
     verdict_bars(plotted, out / "verdict_bars.png")
     tradeoff_scatter(plotted, out / "tradeoff.png")
     return table
+
+
+PAGES = "pages"
+"""Where the demo writes its comparison and rollouts pages (each evaluation folder holds its own
+``report.html``)."""
+
+
+def _write_pages(out: Path, echo: Echo) -> None:
+    """The answers side by side, base and RFT each against SpeciaRL, and both RL runs' rollouts:
+    pages to read, not figures, so they are written again on every run."""
+    from speciarl.evaluate.html.compare_page import write_compare_html
+    from speciarl.evaluate.html.rollouts_page import write_rollouts_html
+
+    evaluations, pages = out / "eval", out / PAGES
+    speciarl = evaluations / Entry("SpeciaRL", "").slug
+    for slug in ("base", Entry("RFT (binary reward)", "").slug):
+        write_compare_html(evaluations / slug, speciarl, pages / f"compare-{slug}-vs-speciarl.html")
+    for run in ("rft-binary", "speciarl"):
+        write_rollouts_html(out / run, pages / f"rollouts-{run}.html")
+    echo(f"pages to read the answers in {pages}")
 
 
 def _oracle_view(report: dict[str, Any]) -> dict[str, Any]:

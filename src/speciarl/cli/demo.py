@@ -19,11 +19,16 @@ def demo(
     out: Annotated[Path, typer.Option(help="Run folder (resumes if it exists).")] = Path(
         "runs/demo"
     ),
+    seed: Annotated[
+        int, typer.Option(help="Seed of every stage: model, data order, level draws, sampling.")
+    ] = 0,
 ) -> None:
     """The paper in miniature on the CPU: pre-train, RFT vs SpeciaRL, evaluate, tabulate."""
+    from dataclasses import replace
+
     from speciarl.demo import QUICK, DemoError, DemoSettings, run_demo
 
-    settings = QUICK if quick else DemoSettings()
+    settings = replace(QUICK if quick else DemoSettings(), seed=seed)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # trainers log to stdout; it has the table
             table = run_demo(out, settings, echo=stderr)

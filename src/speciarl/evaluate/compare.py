@@ -7,7 +7,7 @@ report stores a digest of its ids). `compare_table` refuses runs on different im
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from speciarl.evaluate.report import GROUPS, METRICS, OVERALL, format_ci, judge_setup_line
@@ -20,6 +20,35 @@ def _section(report: Mapping[str, Any], column: str) -> Mapping[str, Any] | None
     if column == OVERALL:
         return report.get(OVERALL)
     return report.get("groups", {}).get(column)
+
+
+def _oracle_section(report: Mapping[str, Any], column: str) -> Mapping[str, Any] | None:
+    return (_section(report, column) or {}).get("best_of_n")
+
+
+Row = tuple[str, Mapping[str, Any], Callable[[Mapping[str, Any], str], Mapping[str, Any] | None]]
+"""A table row: its name, its report and where its figures of a column are."""
+
+
+def _rows(reports: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """One row per run; a run with several predictions per image gets two, each named for what
+    it is: the plain metrics (every sample counted) and the best-of-N oracle's."""
+    rows: list[Row] = []
+    for report in reports:
+        name = str(report["model"])
+        oracles = [
+            section["best_of_n"]
+            for section in (report.get(OVERALL), *report.get("groups", {}).values())
+            if section is not None and "best_of_n" in section
+        ]
+        if not oracles:
+            rows.append((name, report, _section))
+            continue
+        n = oracles[0]["n"]
+        count = n if isinstance(n, int) else "/".join(str(value) for value in sorted(set(n)))
+        rows.append((f"{name} (mean of {count} samples)", report, _section))
+        rows.append((f"{name} (oracle best of {count})", report, _oracle_section))
+    return rows
 
 
 def _images(report: Mapping[str, Any]) -> dict[str, tuple[Any, int, Any]]:
@@ -72,8 +101,10 @@ def compare_table(
 
     ``sources`` name the runs in messages (their folders); by default their model names. Runs on
     different images are refused unless ``allow_mixed``. A column appears when at least one
-    report has it; a report without it shows "—". On comparable runs the best HM of every
-    column (at the printed precision; ties included) is in bold.
+    report has it; a report without it shows "—". A run with several predictions per image has
+    two rows: the mean over its samples and the best-of-N oracle (which picks by the true label,
+    an upper bound rather than a method, so it is never marked best). On comparable runs the
+    best HM of every column (at the printed precision; ties included) is in bold.
     """
     if not reports:
         raise ValueError("no reports given")
@@ -133,17 +164,18 @@ def _table(reports: Sequence[Mapping[str, Any]], columns: list[str], *, bold: bo
     header = ["model", "split", "images"]
     header += [f"{column} {_SHORT[m]}" for column in columns for m in METRICS]
     lines = ["| " + " | ".join(header) + " |", "|---|---|---:" + "|---:" * (len(header) - 3) + "|"]
-    for report, count in zip(reports, counts, strict=True):
-        cells = [str(report["model"]), _splits(report), _image_cell(count, per_dataset)]
+    for name, report, figures in _rows(reports):
+        count = {dataset: s["n_images"] for dataset, s in report["datasets"].items()}
+        cells = [name, _splits(report), _image_cell(count, per_dataset)]
         for column in columns:
-            section = _section(report, column)
+            section = figures(report, column)
             for metric in METRICS:
                 if section is None:
                     cells.append("—")
                     continue
                 text = format_ci(section[metric])
                 value = text.split(" ", 1)[0]
-                if bold and metric == "hm" and value == best[column]:
+                if bold and figures is _section and metric == "hm" and value == best[column]:
                     text = f"**{value}**{text[len(value) :]}"
                 cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")

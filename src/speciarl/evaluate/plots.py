@@ -37,8 +37,17 @@ VERDICT_COLOURS: dict[str, str] = {
 }
 """Fixed colour of every verdict in `verdict_bars`, red (wrong) to dark green (more specific)."""
 
+DARK_VERDICT_COLOURS: frozenset[str] = frozenset({"wrong", "specific", "more specific"})
+"""The verdicts whose colour is dark enough that text on it is written in white (black on the
+others, the grey of ``unjudged`` included)."""
+
 HM_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9)
 """The harmonic-mean iso-curves drawn in `tradeoff_scatter`."""
+
+TRADEOFF_PADDING = 0.05
+"""How far the trade-off axes reach beyond 0 and 1: a point at specificity or correctness 1.0
+(RFT answers everything at species level) shows its whole marker (about 0.02 across at the
+figure's size)."""
 
 _DATASET_MARKERS = ("o", "s", "^", "v", "D", "<", ">", "8", "p", "h")
 _GROUP_MARKERS = ("*", "P", "X")
@@ -102,7 +111,7 @@ def verdict_bars(reports: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
         )
         for y, x, width in zip(positions, left, widths, strict=True):
             if width >= 0.06:
-                dark = label in ("wrong", "specific", "more specific")
+                dark = label in DARK_VERDICT_COLOURS
                 axes.text(
                     x + width / 2,
                     y,
@@ -142,6 +151,11 @@ def tradeoff_scatter(reports: Sequence[Mapping[str, Any]], path: str | os.PathLi
     Colour tells the model, marker the dataset or group (groups and the overall average are
     larger, edged in black); thin bars show the CIs. Faint curves join the points of equal HM.
     """
+    _save(tradeoff_figure(reports), path)
+
+
+def tradeoff_figure(reports: Sequence[Mapping[str, Any]]) -> plt.Figure:
+    """The figure `tradeoff_scatter` saves; the axes reach `TRADEOFF_PADDING` beyond 0..1."""
     _check_reports(reports)
     figure, axes = plt.subplots(figsize=(7.5, 6.5))
 
@@ -240,11 +254,15 @@ def tradeoff_scatter(reports: Sequence[Mapping[str, Any]], path: str | os.PathLi
         fontsize=8,
         title_fontsize=8,
     )
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
+    limits = (-TRADEOFF_PADDING, 1 + TRADEOFF_PADDING)
+    axes.set_xlim(*limits)
+    axes.set_ylim(*limits)
+    ticks = np.linspace(0, 1, 6)
+    axes.set_xticks(ticks)
+    axes.set_yticks(ticks)
     axes.set_aspect("equal")
     axes.set_xlabel("specificity")
     axes.set_ylabel("correctness")
     axes.set_title("Specificity vs correctness")
     axes.grid(True, color="0.92", lw=0.6, zorder=-1)
-    _save(figure, path)
+    return figure

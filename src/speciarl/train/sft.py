@@ -1,7 +1,8 @@
 """The SFT baseline: TRL's SFTTrainer on ground-truth labels written in the answer format.
 
 Same data, LoRA set-up and policy loading as GRPO; the target of each image is
-``<think>…</think><answer>LABEL</answer>``, and the loss covers only that completion.
+``<think>…</think><answer>LABEL</answer>``, and the loss covers only that completion. Every row
+is asked with the recipe's policy prompt unless a caller chooses one per row (``prompt_of``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from speciarl.data.build import conversation
+from speciarl.prompts import load_prompt
 from speciarl.train.config import TrainConfig
 from speciarl.train.grpo import save_outputs
 from speciarl.train.preflight import require
@@ -39,9 +42,27 @@ def label_target(row: dict[str, Any]) -> str:
     return target_text(row["label"])
 
 
-def with_targets(dataset: Any, target: Target = label_target) -> Any:
-    """The TRL prompt-completion format: the built prompt plus an assistant completion."""
-    return dataset.map(lambda row: {"completion": [{"role": "assistant", "content": target(row)}]})
+PromptChoice = Callable[[dict[str, Any]], str]
+"""The name of the policy prompt a training row is asked with (see :mod:`speciarl.prompts`)."""
+
+
+def with_targets(
+    dataset: Any, target: Target = label_target, prompt_of: PromptChoice | None = None
+) -> Any:
+    """The TRL prompt-completion format: the built prompt, or the one ``prompt_of`` names for
+    the row, plus an assistant completion."""
+    conversations: dict[str, list[dict[str, str]]] = {}
+
+    def example(row: dict[str, Any]) -> dict[str, Any]:
+        completion = {"completion": [{"role": "assistant", "content": target(row)}]}
+        if prompt_of is None:
+            return completion
+        name = prompt_of(row)
+        if name not in conversations:
+            conversations[name] = conversation(load_prompt(name))
+        return {"prompt": conversations[name], **completion}
+
+    return dataset.map(example)
 
 
 def sft_arguments(config: TrainConfig) -> dict[str, Any]:
@@ -73,8 +94,10 @@ def train_sft(
     resume: bool = False,
     overwrite: bool = False,
     target: Target = label_target,
+    prompt_of: PromptChoice | None = None,
 ) -> Path:
-    """Fine-tune on ``target`` answers (the labels by default); returns the saved folder.
+    """Fine-tune on ``target`` answers (the labels by default), each row asked with the prompt
+    ``prompt_of`` names (the recipe's by default); returns the saved folder.
 
     ``resume`` and ``overwrite`` as for GRPO (:mod:`speciarl.train.run_folder`).
     """
@@ -88,14 +111,14 @@ def train_sft(
     checkpoint = start_run(config, "sft", resume=resume, overwrite=overwrite)
     run_dir = Path(config.output_dir)
     with main_process_first():
-        dataset = with_targets(prepare_dataset(config, run_dir), target)
+        dataset = with_targets(prepare_dataset(config, run_dir), target, prompt_of)
     model, processor = load_policy(config)
     trainer = SFTTrainer(
         model=model,
         args=arguments,
         train_dataset=dataset,
         processing_class=processor,
-        peft_config=lora_config(config.lora),
+        peft_config=lora_config(config.lora, model),
     )
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     return save_outputs(

@@ -46,6 +46,20 @@ def _text_config(spec: TinySpec, tokenizer: Any) -> dict[str, Any]:
     return {**decoder_sizes(spec, tokenizer), "rope_parameters": rope}
 
 
+def _vision_config(spec: TinySpec, patch_size: int) -> dict[str, Any]:
+    """The vision-tower sizes both Qwen generations share; each adds its own keys."""
+    return {
+        "depth": spec.vision_depth,
+        "hidden_size": spec.vision_hidden_size,
+        "intermediate_size": 2 * spec.vision_hidden_size,
+        "num_heads": spec.vision_heads,
+        "out_hidden_size": spec.hidden_size,
+        "patch_size": patch_size,
+        "spatial_merge_size": MERGE,
+        "temporal_patch_size": 2,
+    }
+
+
 def _qwen2_5_config(spec: TinySpec, tokenizer: Any) -> Any:
     from transformers import Qwen2_5_VLConfig
 
@@ -53,16 +67,9 @@ def _qwen2_5_config(spec: TinySpec, tokenizer: Any) -> Any:
     return Qwen2_5_VLConfig(
         text_config={**text, "max_window_layers": spec.layers},
         vision_config={
-            "depth": spec.vision_depth,
-            "hidden_size": spec.vision_hidden_size,
-            "intermediate_size": 2 * spec.vision_hidden_size,
-            "num_heads": spec.vision_heads,
-            "out_hidden_size": spec.hidden_size,
+            **_vision_config(spec, patch_size=14),
             "fullatt_block_indexes": [spec.vision_depth - 1],
             "window_size": 112,
-            "patch_size": 14,
-            "spatial_merge_size": MERGE,
-            "temporal_patch_size": 2,
         },
         **_token_ids(tokenizer),
         tie_word_embeddings=True,
@@ -79,14 +86,7 @@ def _qwen3_config(spec: TinySpec, tokenizer: Any) -> Any:
     return Qwen3VLConfig(
         text_config={**text, "head_dim": spec.head_dim},
         vision_config={
-            "depth": spec.vision_depth,
-            "hidden_size": spec.vision_hidden_size,
-            "intermediate_size": 2 * spec.vision_hidden_size,
-            "num_heads": spec.vision_heads,
-            "out_hidden_size": spec.hidden_size,
-            "patch_size": 16,
-            "spatial_merge_size": MERGE,
-            "temporal_patch_size": 2,
+            **_vision_config(spec, patch_size=16),
             "num_position_embeddings": grid * grid,
             "deepstack_visual_indexes": [0],
         },
