@@ -12,16 +12,7 @@ from speciarl.judges.agreement import (
     confusion_matrix,
     weighted_kappa,
 )
-from speciarl.verdict import Verdict
-
-W, A, G, L, S, M = (
-    Verdict.WRONG,
-    Verdict.ABSTAIN,
-    Verdict.GENERIC,
-    Verdict.LESS_SPECIFIC,
-    Verdict.SPECIFIC,
-    Verdict.MORE_SPECIFIC,
-)
+from verdict_letters import A, G, L, M, S, W
 
 # Twelve pairs, (label, judged):
 #   wrong labels:    3 judged wrong, 1 judged generic

@@ -25,16 +25,7 @@ from speciarl.evaluate.report import (
     scores,
 )
 from speciarl.metrics import best_verdict, bootstrap_ci, scores_from_counts
-from speciarl.verdict import Verdict
-
-W, A, G, L, S, M = (
-    Verdict.WRONG,
-    Verdict.ABSTAIN,
-    Verdict.GENERIC,
-    Verdict.LESS_SPECIFIC,
-    Verdict.SPECIFIC,
-    Verdict.MORE_SPECIFIC,
-)
+from verdict_letters import A, G, L, M, S, W
 
 
 def result(name, groups, format_failures=0):

@@ -15,15 +15,7 @@ from speciarl.metrics import (
     harmonic_mean,
     summarize,
 )
-
-W, A, G, L, S, M = (
-    Verdict.WRONG,
-    Verdict.ABSTAIN,
-    Verdict.GENERIC,
-    Verdict.LESS_SPECIFIC,
-    Verdict.SPECIFIC,
-    Verdict.MORE_SPECIFIC,
-)
+from verdict_letters import A, G, L, M, S, W
 
 
 def test_summarize_hand_computed():

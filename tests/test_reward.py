@@ -13,15 +13,7 @@ from speciarl.reward import (
     group_rewards,
     reference_level,
 )
-
-W, A, G, L, S, M = (
-    Verdict.WRONG,
-    Verdict.ABSTAIN,
-    Verdict.GENERIC,
-    Verdict.LESS_SPECIFIC,
-    Verdict.SPECIFIC,
-    Verdict.MORE_SPECIFIC,
-)
+from verdict_letters import A, G, L, M, S, W
 
 
 @pytest.mark.parametrize(
