@@ -431,10 +431,7 @@ class DynamicSamplingGRPOTrainer(MaskedGRPOTrainer):
                 break
             rows = self._side_rows(self.images_per_round, ())
         batch = collected.batch(self._tokenizer.pad_token_id)
-        loss_mask = batch["completion_mask"]
-        if "tool_mask" in batch:
-            loss_mask = loss_mask * batch["tool_mask"]
-        batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        batch["num_items_in_batch"] = self._count_loss_tokens(batch)
         self._log_round_counts(
             generated=generated,
             with_signal=int(signal_per_process.sum()),

@@ -109,6 +109,15 @@ class MaskedGRPOTrainer(GRPOTrainer):
             )
         return super()._get_per_token_logps_and_entropies(*args, **kwargs)
 
+    def _count_loss_tokens(self, batch: dict[str, Any]) -> torch.Tensor:
+        """``num_items_in_batch`` (the DAPO loss's normaliser) of a batch whose loss rows
+        changed: its completion tokens that count in the loss, summed over every process (a
+        collective call)."""
+        loss_mask = batch["completion_mask"]
+        if "tool_mask" in batch:
+            loss_mask = loss_mask * batch["tool_mask"]
+        return self.accelerator.gather(loss_mask.sum()).sum()
+
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
         """TRL's gathered rewards, with every masked rollout's whole row set to NaN."""
         rewards_per_func = super()._calculate_rewards(
@@ -152,10 +161,7 @@ class MaskedGRPOTrainer(GRPOTrainer):
         keep = (~masked[mine]).to(mask.device)
         output["advantages"] = advantages[mine].to(output["advantages"].device)
         output["completion_mask"] = mask * keep.unsqueeze(1).to(mask.dtype)
-        loss_mask = output["completion_mask"]
-        if "tool_mask" in output:
-            loss_mask = loss_mask * output["tool_mask"]
         # every process makes this gather, masked rollouts or not
-        output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        output["num_items_in_batch"] = self._count_loss_tokens(output)
         self._metrics[mode]["speciarl/masked"].append(masked.float().mean().item())
         return output
